@@ -1,0 +1,2 @@
+// Public API of src/backbone/ (filled in by its issue).
+export {};

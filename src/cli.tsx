@@ -1,0 +1,78 @@
+// `losa <command>`: parse arguments, run the command, turn errors into one line and an exit
+// status (0 success, 1 runtime failure, 2 usage error). `--debug` adds the stack.
+import { parseArgs } from 'node:util';
+import { COMMANDS } from './commands/index.js';
+import type { CommandIO } from './commands/command.js';
+import { LosaError, UsageError, errorMessage } from './errors.js';
+
+const VERSION = '0.1.0';
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'losa: adapt a frozen Vision Transformer to video classification with Low-rank Side Adaptation',
+    '',
+    'Usage: losa <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `losa <command> --help` for the options of one command. `--debug` prints stacks on errors.',
+  ].join('\n');
+}
+
+export function defaultIO(): CommandIO {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    isTTY: Boolean(process.stdout.isTTY),
+    debug: false,
+    cwd: process.cwd(),
+  };
+}
+
+/** Runs the CLI and returns the exit status. */
+export async function main(argv: string[], io: CommandIO = defaultIO()): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  io = { ...io, debug };
+  const first = args[0];
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.stdout.write(topHelp() + '\n');
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  const two = args.length > 1 ? `${first} ${args[1]}` : '';
+  const name = two in COMMANDS ? two : first;
+  const entry = COMMANDS[name];
+  try {
+    if (!entry) throw new UsageError(`unknown command \`${first}\`; run \`losa --help\` for the list`);
+    const command = await entry.load();
+    const rest = args.slice(name.split(' ').length);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(command.usage.trimEnd() + '\n');
+      return 0;
+    }
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(`${errorMessage(error)} (see \`losa ${name} --help\`)`);
+    }
+    return await command.run({ values: parsed.values as never, positionals: parsed.positionals }, io);
+  } catch (error) {
+    const status = error instanceof UsageError ? 2 : 1;
+    io.stderr.write(`losa: error: ${errorMessage(error)}\n`);
+    if (debug && error instanceof Error && error.stack) io.stderr.write(error.stack + '\n');
+    else if (!(error instanceof LosaError) && !(error instanceof UsageError) && error instanceof Error) {
+      // An unexpected error: still one line, with a hint that a stack exists.
+      io.stderr.write('losa: (run with --debug for the stack)\n');
+    }
+    return status;
+  }
+}

@@ -1,0 +1,69 @@
+// Files are written to a temporary name beside the target and renamed, so a killed run never
+// leaves a half-written file where a good one was.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+let counter = 0;
+
+/** A unique temporary path in the same directory as `target` (same filesystem, so rename is atomic). */
+export function tempPathFor(target: string): string {
+  const dir = path.dirname(target);
+  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${counter++}`);
+}
+
+/** Write `data` to `target` atomically. */
+export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, target);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** Run `write(tmpPath)` and rename the result onto `target`; the temporary file is removed on failure. */
+export async function withAtomicFile<T>(target: string, write: (tmpPath: string) => Promise<T>): Promise<T> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    const result = await write(tmp);
+    await fs.rename(tmp, target);
+    return result;
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parse a byte size such as "8GiB", "512MB", "1.5g" or "1000000". */
+export function parseBytes(text: string): number {
+  const m = /^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b?)\s*$/i.exec(text);
+  if (!m) return Number.NaN;
+  const value = Number(m[1]);
+  const unit = m[2]!.toLowerCase();
+  const binary = m[3]!.toLowerCase().startsWith('i') || m[3] === '';
+  const base = binary ? 1024 : 1000;
+  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[unit]!;
+  return Math.round(value * base ** power);
+}
+
+/** "1.5 GiB" style formatting. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? v.toFixed(0) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}

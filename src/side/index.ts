@@ -1,0 +1,2 @@
+// Public API of src/side/ (filled in by its issue).
+export {};

@@ -1,0 +1,2 @@
+// Public API of src/ui/ (filled in by its issue).
+export {};

@@ -1,0 +1,2 @@
+// Public API of src/video/ (filled in by its issue).
+export {};
