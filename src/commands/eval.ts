@@ -1,13 +1,124 @@
-// Placeholder until its issue lands: the command registry names every command up front.
+// `losa eval`: multi-view evaluation of a trained run on a labelled split.
+import path from 'node:path';
+import { openDataset } from '../data/index.js';
+import { LosaError, UsageError } from '../errors.js';
+import { FeatureCache, RUN_FILES, evaluateFeatures, loadTrainedRun } from '../train/index.js';
+import { createRenderer, pickRenderMode, writeConfusion } from '../ui/index.js';
+import { bool, choice, int, requireStr, str } from './args.js';
 import type { Command } from './command.js';
-import { LosaError } from '../errors.js';
+
+const usage = `Usage: losa eval --data SRC --checkpoint RUN_DIR [options]
+
+Top-1, top-5, per-class accuracy and the confusion matrix of a trained run. Each video is
+sampled as V temporal clips × C spatial crops (V×C views); the prediction is the mean softmax
+over the views. Writes confusion.svg into the run directory (or --plot FILE).
+
+  --data SRC            folder, Kinetics CSV or list file
+  --checkpoint RUN_DIR  a directory written by \`losa train\`
+  --split NAME          split to evaluate (default val)
+  --views V             temporal clips per video (default 1)
+  --crops 1|3           spatial crops per clip: centre, or start/centre/end (default 1)
+  --weights FILE        the backbone weights, if they moved since training
+  --device cpu|cuda     (default cpu)      --chunk C   frames per backbone call
+  --batch-size N        clips per side-network call (default 8)
+  --cache DIR           feature cache (shared with \`losa train --cache\`)
+  --workers N           concurrent decoders (default 2)
+  --last                use the last checkpoint instead of the best
+  --plot FILE           where to write the confusion matrix (default RUN_DIR/confusion.svg)
+  --json                one JSON object: top1, top5, perClass, confusion, …
+`;
 
 export const command: Command = {
   name: 'eval',
-  summary: '',
-  usage: 'losa eval (not built yet)',
-  options: {},
-  async run() {
-    throw new LosaError('`eval` is not built yet');
+  summary: 'evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix',
+  usage,
+  options: {
+    data: { type: 'string' }, checkpoint: { type: 'string' }, split: { type: 'string' }, views: { type: 'string' },
+    crops: { type: 'string' }, weights: { type: 'string' }, device: { type: 'string' }, chunk: { type: 'string' },
+    'batch-size': { type: 'string' }, cache: { type: 'string' }, workers: { type: 'string' }, last: { type: 'boolean' },
+    plot: { type: 'string' }, json: { type: 'boolean' },
+  },
+  async run({ values, positionals }, io) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see \`losa eval --help\`)`);
+    const data = requireStr(values, 'data');
+    const runDir = requireStr(values, 'checkpoint');
+    const split = str(values, 'split') ?? 'val';
+    const views = int(values, 'views', 1, 1);
+    const crops = Number(choice(values, 'crops', ['1', '3'] as const, '1')) as 1 | 3;
+    const batchSize = int(values, 'batch-size', 8, 1);
+    const workers = int(values, 'workers', 2, 1);
+    const json = bool(values, 'json');
+    const run = await loadTrainedRun(runDir, {
+      device: choice(values, 'device', ['cpu', 'cuda'] as const, 'cpu'),
+      chunk: values.chunk === undefined ? undefined : int(values, 'chunk', 1, 1),
+      weights: str(values, 'weights'),
+      which: bool(values, 'last') ? 'last' : 'best',
+    });
+    const renderer = createRenderer(pickRenderMode({ isTTY: io.isTTY, json: false, quietWhenPlain: true }), io, { kind: 'progress' });
+    try {
+      const { manifest, backbone } = run;
+      const dataset = await openDataset(data, { split, classes: manifest.classes });
+      if (dataset.items.length === 0) throw new LosaError(`${data}: no videos in split "${split}"`);
+      const skipped: { path: string; reason: string }[] = [];
+      const cache = values.cache ? new FeatureCache(path.resolve(String(values.cache)), backbone.digest) : undefined;
+      const started = Date.now();
+      const result = await evaluateFeatures(run.tf, run.net, dataset.items, manifest.classes, {
+        backbone, numFrames: manifest.sampling.numFrames, batchSize, concurrency: workers, cache,
+        clip: { numFrames: manifest.sampling.numFrames, size: manifest.sampling.size, mode: 'test', stride: manifest.sampling.stride, views, crops },
+        seed: `${(manifest.training as { seed?: number }).seed ?? 0}/val`,
+        onSkip: (item, reason) => {
+          skipped.push({ path: item.path, reason });
+          io.stderr.write(`losa: skipped ${item.path}: ${reason}\n`);
+        },
+        onProgress: (done, total) => renderer.emit({ type: 'progress', label: `eval ${split}`, done, total }),
+      });
+      await renderer.close();
+      const plot = path.resolve(str(values, 'plot') ?? path.join(runDir, RUN_FILES.confusion));
+      await writeConfusion(plot, manifest.classes, result.confusion);
+      const report = {
+        split, videos: dataset.items.length, evaluated: result.count, skipped, views, crops, viewsPerVideo: views * crops,
+        loss: result.loss, top1: result.top1, top5: result.top5, perClass: result.perClass, classes: manifest.classes,
+        confusion: result.confusion, checkpoint: run.weightsFile, randomWeights: backbone.randomWeights,
+        seconds: (Date.now() - started) / 1000, plot, listingProblems: dataset.problems,
+      };
+      if (json) {
+        io.stdout.write(JSON.stringify(report) + '\n');
+      } else {
+        io.stdout.write(formatReport(report));
+      }
+      return 0;
+    } finally {
+      await renderer.close();
+      await run.dispose();
+    }
   },
 };
+
+function pct(x: number | null): string {
+  return x === null ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`;
+}
+
+function formatReport(r: {
+  split: string; videos: number; evaluated: number; skipped: { path: string; reason: string }[]; views: number; crops: number;
+  top1: number; top5: number; loss: number; perClass: Record<string, number | null>; classes: string[]; confusion: number[][];
+  checkpoint: string; randomWeights: boolean; plot: string; listingProblems: { path: string; reason: string }[];
+}): string {
+  const width = Math.max(5, ...r.classes.map((c) => c.length));
+  const lines = [
+    `split ${r.split}: ${r.evaluated} of ${r.videos} videos evaluated, ${r.views} clip(s) × ${r.crops} crop(s) = ${r.views * r.crops} views each`,
+    `checkpoint ${r.checkpoint}${r.randomWeights ? ' (backbone: random weights)' : ''}`,
+    `top-1 ${pct(r.top1)}   top-5 ${pct(r.top5)}   loss ${r.loss.toFixed(4)}`,
+    '',
+    'per class:',
+    ...r.classes.map((c) => `  ${c.padEnd(width)} ${pct(r.perClass[c] ?? null)}`),
+    '',
+    'confusion (rows: true class, columns: predicted):',
+    `  ${''.padEnd(width)} ${r.classes.map((_, j) => String(j).padStart(5)).join('')}`,
+    ...r.confusion.map((row, i) => `  ${`${i} ${r.classes[i]}`.slice(0, width).padEnd(width)} ${row.map((n) => String(n).padStart(5)).join('')}`),
+    '',
+    `confusion matrix plot: ${r.plot}`,
+  ];
+  if (r.skipped.length) lines.push(`skipped ${r.skipped.length} unreadable video(s): ${r.skipped.map((s) => s.path).join(', ')}`);
+  if (r.listingProblems.length) lines.push(`missing or empty entries: ${r.listingProblems.length}`);
+  return lines.join('\n') + '\n';
+}

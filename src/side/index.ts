@@ -1,2 +1,11 @@
-// Public API of src/side/ (filled in by its issue).
-export {};
+// Public API of src/side/: the trainable side network (LoSA or a linear probe) in TensorFlow.js.
+export { initTf, currentTfBackend, type TfBackendName, type TfBackendPreference, type TfHandle } from './backend.js';
+export {
+  defaultSideConfig, validateSideConfig, sideParamCount, SIDE_DEFAULTS,
+  type SideConfig, type SideKind, type SideShape,
+} from './config.js';
+export { sideParamSpecs, sideDecayMask, type ParamSpec, type ParamInit } from './params.js';
+export { createSideNetwork, type SideNetwork } from './network.js';
+export { featureBatchSize, type SideFeatures } from './input.js';
+export { AdamW, learningRateAt, smoothedCrossEntropy, type AdamWOptions, type AdamWState, type LrSchedule, type NamedArray } from './optim.js';
+export { computeGradients, GradientAccumulator, getSideWeights, setSideWeights, type GradientResult } from './step.js';

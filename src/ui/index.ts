@@ -1,2 +1,13 @@
-// Public API of src/ui/ (filled in by its issue).
-export {};
+// Public API of src/ui/: renderers for the events of src/train/events.ts, formatting helpers
+// for the commands, and the SVG plots. Ink and Vega load lazily, when first drawn with.
+export { type RenderMode, pickRenderMode } from './mode.js';
+export { type Renderer, type RendererIO, type RendererOptions, createRenderer } from './renderer.js';
+export { formatDuration, formatCount, formatPercent, formatLoss } from './format.js';
+export {
+  type CurvePoint,
+  curvePointFromSummary,
+  renderCurvesSvg,
+  writeCurves,
+  renderConfusionSvg,
+  writeConfusion,
+} from './plots.js';

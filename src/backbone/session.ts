@@ -1,0 +1,244 @@
+// The frozen backbone as an onnxruntime session: weights in, graph built, frames through in
+// chunks of at most `chunk`, per-layer pooled features [N, L, P, D] out. Pure inference: the
+// backbone takes no part in any gradient.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import { LosaError, errorMessage } from '../errors.js';
+import { formatBytes } from '../fsutil.js';
+import type { BackboneConfig } from './config.js';
+import { canonicalConfigJson, validateBackboneConfig } from './config.js';
+import { ExternalDataWriter } from './extdata.js';
+import { buildVitModel, type GraphFlavour } from './graph.js';
+import { DEFAULT_LAYERS, DEFAULT_POOL, layersName, parseLayers, parsePool, poolName, pooledTokens } from './pooling.js';
+import { chunkForBudget, countBackboneParams, fixedBytes } from './stats.js';
+import { backboneDigest, loadWeightsFile, randomWeights } from './weights.js';
+
+export interface BackboneOptions {
+  config: BackboneConfig;
+  /** A safetensors file (Hugging Face or timm names); without it the weights are seeded random. */
+  weights?: string;
+  /** 'none' | 'cls' | 'mean' | 'grid:G' (default 'grid:2'). */
+  pool?: string;
+  /** 'all' | 'every:K' | '3,6,9': block numbers counted from 1 (default 'all'). */
+  layers?: string;
+  device?: 'cpu' | 'cuda';
+  /** Frames per session.run; default: what fits half the machine's memory, at most 16. */
+  chunk?: number;
+  /** Bytes for the whole backbone (weights + one chunk's activations), to derive the chunk. */
+  memoryBudget?: number;
+  /** Seed of the random weights (default 0). */
+  seed?: number;
+  /** CPU threads (default: all cores, os.availableParallelism()). */
+  threads?: number;
+  /** Graph flavour (default 'fused': onnxruntime's contrib Attention and Gelu ops). */
+  flavour?: GraphFlavour;
+  /** Folder for the temporary model files (default: the system's temporary folder). */
+  tmpDir?: string;
+  /**
+   * Let onnxruntime repack the matmul weights into its own buffers at load (default: true
+   * when the fp32 weights are under PREPACK_LIMIT_BYTES). Off, the weights stay in the
+   * file-backed mapping of the external-data file: loading is several times faster, and under
+   * memory pressure the OS pages weights out instead of failing.
+   */
+  prepack?: boolean;
+  /** Extra onnxruntime session options (for benchmarks and tuning); they override losa's. */
+  sessionOptions?: InferenceSession.SessionOptions;
+}
+
+export interface Backbone {
+  config: BackboneConfig;
+  name: string;
+  /** Tapped blocks, 0-based, in block order. */
+  layers: number[];
+  /** P: tokens per frame after pooling. */
+  tokens: number;
+  /** D. */
+  width: number;
+  /** Exact frozen parameter count (the whole backbone, whatever the tapped layers). */
+  params: number;
+  randomWeights: boolean;
+  /** sha256 hex of config + weights bytes (or random seed) + pool + layers; the feature cache keys on it. */
+  digest: string;
+  device: 'cpu' | 'cuda';
+  /** Frames per session.run. */
+  chunk: number;
+  /** Canonical pool spelling ("grid:2"). */
+  pool: string;
+  /** "all" or the 1-based block list, as given to --layers. */
+  layersSpec: string;
+  /** The weights file, when there is one. */
+  weightsFile?: string;
+  /** Seconds spent reading weights and creating the session. */
+  loadSeconds: number;
+  /**
+   * Run N normalised frames [N,3,S,S] (from any number of clips) through the backbone in chunks
+   * of at most `chunk`; returns [N,L,P,D] in input order. Calls are queued, never run at once, so
+   * memory stays that of one chunk.
+   */
+  forward(frames: Float32Array, numFrames: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/** Above this much fp32 weight, prepacking is off by default (see BackboneOptions.prepack). */
+export const PREPACK_LIMIT_BYTES = 4 * 2 ** 30;
+
+/** Frames per run when neither a chunk nor a budget is given: what fits half the memory, at most this. */
+export const DEFAULT_MAX_CHUNK = 16;
+
+type Ort = typeof import('onnxruntime-node');
+let ortModule: Ort | undefined;
+
+/** onnxruntime-node, loaded on first use (commands that do not run the backbone never pay for it). */
+export async function loadOrt(): Promise<Ort> {
+  if (!ortModule) {
+    const mod = (await import('onnxruntime-node')) as Ort & { default?: Ort };
+    ortModule = mod.default ?? mod;
+    // onnxruntime's own log would add lines to losa's one-line errors (a CUDA provider that
+    // fails to load logs before it throws); the exception carries the message.
+    ortModule.env.logLevel = 'fatal';
+  }
+  return ortModule;
+}
+
+/** The folder onnxruntime-node loads its native libraries from (for the CUDA provider check). */
+function ortBinaryDir(): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('onnxruntime-node');
+  return path.join(path.dirname(main), '..', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+export const CUDA_INSTALL_HINT =
+  'install it with `ONNXRUNTIME_NODE_INSTALL=true npm rebuild onnxruntime-node` (Linux x64, CUDA 12 and cuDNN 9)';
+
+/** Resolve the chunk size from the options; throws when the budget cannot hold the weights. */
+export function resolveChunk(config: BackboneConfig, chunk?: number, memoryBudget?: number): number {
+  if (chunk !== undefined) {
+    if (!Number.isSafeInteger(chunk) || chunk < 1) throw new LosaError(`chunk must be a positive integer, got ${chunk}`);
+    return chunk;
+  }
+  if (memoryBudget !== undefined) {
+    const fit = chunkForBudget(config, memoryBudget);
+    if (fit < 1) {
+      throw new LosaError(`${config.name ?? 'the backbone'} needs about ${formatBytes(fixedBytes(config))} before its first frame, more than the memory budget of ${formatBytes(memoryBudget)}`);
+    }
+    return fit;
+  }
+  return Math.max(1, Math.min(DEFAULT_MAX_CHUNK, chunkForBudget(config, os.totalmem() / 2)));
+}
+
+export async function loadBackbone(options: BackboneOptions): Promise<Backbone> {
+  const started = performance.now();
+  const config = validateBackboneConfig(options.config, `backbone config ${options.config.name ?? ''}`.trim());
+  const name = config.name ?? 'vit';
+  const pool = parsePool(options.pool ?? DEFAULT_POOL, config);
+  const layers = parseLayers(options.layers ?? DEFAULT_LAYERS, config.depth);
+  const device = options.device ?? 'cpu';
+  const chunk = resolveChunk(config, options.chunk, options.memoryBudget);
+  const threads = options.threads ?? os.availableParallelism();
+  const seed = options.seed ?? 0;
+  const blocks = layers[layers.length - 1]! + 1;
+  const flavour = options.flavour ?? 'fused';
+  const prepack = options.prepack ?? countBackboneParams(config) * 4 < PREPACK_LIMIT_BYTES;
+
+  if (device === 'cuda' && !existsSync(path.join(ortBinaryDir(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'))) {
+    throw new LosaError(`--device cuda: onnxruntime-node's CUDA provider is not installed in ${ortBinaryDir()}; ${CUDA_INSTALL_HINT}`);
+  }
+  const ort = await loadOrt();
+  const writer = await ExternalDataWriter.create(options.tmpDir);
+  let session: InferenceSession;
+  let weightsId: string;
+  try {
+    const sink = (spec: { name: string }, data: Float32Array): Promise<void> => writer.add(spec.name, data);
+    if (options.weights) {
+      const loaded = await loadWeightsFile(options.weights, config, blocks, sink);
+      weightsId = `sha256:${loaded.sha256}`;
+    } else {
+      await randomWeights(config, blocks, seed, sink);
+      weightsId = `random:${seed}`;
+    }
+    const model = buildVitModel({ config, layers, pool, flavour, external: writer.refs });
+    const modelFile = await writer.finish(model);
+    const sessionOptions: InferenceSession.SessionOptions = {
+      executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      // With the memory pattern on, the second run allocates the planned block on top of what
+      // the first run left in the arena (ViT-B/16, chunk 8: +70 MiB), so a long clip peaked
+      // 20% above a short one. Off, the arena is reused and peak memory stays that of one chunk.
+      enableMemPattern: false,
+      logSeverityLevel: 3,
+      ...(prepack ? {} : { extra: { session: { disable_prepacking: '1' } } }),
+      ...options.sessionOptions,
+    };
+    try {
+      session = await ort.InferenceSession.create(modelFile, sessionOptions);
+    } catch (error) {
+      const what = device === 'cuda' ? `--device cuda: onnxruntime's CUDA provider could not start (${errorMessage(error)}); ${CUDA_INSTALL_HINT}` : `onnxruntime could not load the ${name} graph (${errorMessage(error)})`;
+      throw new LosaError(what);
+    }
+  } finally {
+    await writer.remove();
+  }
+
+  const P = pooledTokens(pool, config);
+  const D = config.width;
+  const L = layers.length;
+  const S = config.imageSize;
+  const frameSize = 3 * S * S;
+  const featureSize = L * P * D;
+  let queue: Promise<unknown> = Promise.resolve();
+  let disposed = false;
+
+  const runAll = async (frames: Float32Array, numFrames: number): Promise<Float32Array> => {
+    if (disposed) throw new LosaError(`${name}: the backbone was disposed`);
+    if (!Number.isSafeInteger(numFrames) || numFrames < 0 || frames.length !== numFrames * frameSize) {
+      throw new LosaError(`${name}: forward() got ${frames.length} values for ${numFrames} frames of [3, ${S}, ${S}] (${numFrames * frameSize} expected)`);
+    }
+    const out = new Float32Array(numFrames * featureSize); // [N, L, P, D]
+    for (let start = 0; start < numFrames; start += chunk) {
+      const count = Math.min(chunk, numFrames - start);
+      const input = new ort.Tensor('float32', frames.subarray(start * frameSize, (start + count) * frameSize), [count, 3, S, S]);
+      const result = await session.run({ frames: input });
+      const features = result.features!;
+      out.set(features.data as Float32Array, start * featureSize);
+      features.dispose();
+      input.dispose();
+    }
+    return out;
+  };
+
+  const poolText = poolName(pool);
+  const layersText = layersName(layers, config.depth);
+  return {
+    config,
+    name,
+    layers,
+    tokens: P,
+    width: D,
+    params: countBackboneParams(config),
+    randomWeights: !options.weights,
+    digest: backboneDigest(canonicalConfigJson(config), weightsId, poolText, layersText),
+    device,
+    chunk,
+    pool: poolText,
+    layersSpec: layersText,
+    ...(options.weights ? { weightsFile: options.weights } : {}),
+    loadSeconds: (performance.now() - started) / 1000,
+    forward(frames, numFrames) {
+      const run = queue.then(() => runAll(frames, numFrames));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await queue;
+      await session.release();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// A side network instance: its tfjs variables (PyTorch names and layouts, see params.ts) and
+// its forward pass.
+import * as tf from '@tensorflow/tfjs';
+import { LosaError } from '../errors.js';
+import { validateSideConfig, type SideConfig } from './config.js';
+import { sideLayers, type SideFeatures } from './input.js';
+import { head, type ParamLookup } from './linear.js';
+import { losaLogits, losaTrainLogits } from './losa.js';
+import { initialValues, sideDecayMask, sideParamSpecs } from './params.js';
+
+export interface SideNetwork {
+  config: SideConfig;
+  /** Trainable tensors by PyTorch-style name, in a stable order (params.ts documents them). */
+  variables: Map<string, tf.Variable>;
+  /**
+   * Logits [B, K] from features [B, T, L, P, D] float32, as a tensor or as its data (batch
+   * first; the Float32Array form skips one upload and download). The caller disposes the result.
+   * Must not be called inside tf.tidy with a tensor input (it reads the data back).
+   */
+  apply(features: SideFeatures): tf.Tensor2D;
+  /** Trainable parameters (equals sideParamCount(config)). */
+  paramCount(): number;
+  /** True where weight decay applies: weight matrices, not LayerNorm parameters, not biases. */
+  decayMask(name: string): boolean;
+  dispose(): void;
+}
+
+/** A new side network with weights drawn from `seed` (same seed and config, same weights). */
+export function createSideNetwork(config: SideConfig, seed: number): SideNetwork {
+  validateSideConfig(config);
+  const frozenConfig: SideConfig = { ...config };
+  const variables = new Map<string, tf.Variable>();
+  for (const spec of sideParamSpecs(frozenConfig)) {
+    // tfjs variable names are global to the process, so let tfjs number them; ours are the keys.
+    const variable = tf.tidy(() => tf.variable(tf.tensor(initialValues(spec, seed), spec.shape, 'float32'), true));
+    variables.set(spec.name, variable);
+  }
+  const param = paramLookup(variables);
+  let disposed = false;
+  return {
+    config: frozenConfig,
+    variables,
+    apply(features) {
+      if (disposed) throw new LosaError('side network used after dispose()');
+      return runSideNetwork(frozenConfig, param, features, undefined);
+    },
+    paramCount() {
+      let n = 0;
+      for (const v of variables.values()) n += v.size;
+      return n;
+    },
+    decayMask: sideDecayMask,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const v of variables.values()) v.dispose();
+    },
+  };
+}
+
+/**
+ * The forward pass shared by apply() (retained undefined: plain ops, nothing taped) and
+ * computeGradients (retained: a list that collects the tensors kept for the LoSA backward).
+ */
+export function runSideNetwork(
+  config: SideConfig, param: ParamLookup, features: SideFeatures, retained: tf.Tensor[] | undefined,
+): tf.Tensor2D {
+  const L = config.numLayers;
+  // The probe reads only the last layer.
+  const { layers, batch } = sideLayers(features, config, config.kind === 'linear' ? L - 1 : 0);
+  try {
+    return tf.tidy(() => {
+      if (config.kind === 'linear') return head(layers[0]!, param, config, batch, retained !== undefined);
+      return retained === undefined
+        ? losaLogits(layers, param, config, batch)
+        : losaTrainLogits(layers, param, config, batch, retained);
+    });
+  } finally {
+    for (const t of layers) t.dispose();
+  }
+}
+
+/** The parameter lookup of a network, for runSideNetwork. */
+export function paramLookup(variables: Map<string, tf.Variable>): ParamLookup {
+  return (name) => {
+    const v = variables.get(name);
+    if (v === undefined) throw new LosaError(`side network has no parameter ${name}`);
+    return v;
+  };
+}

@@ -1,0 +1,130 @@
+// One optimisation unit for the training loop: gradients of a micro-batch, their accumulation,
+// and the side network's weights as plain arrays (for safetensors checkpoints).
+import * as tf from '@tensorflow/tfjs';
+import { LosaError } from '../errors.js';
+import type { SideFeatures } from './input.js';
+import { paramLookup, runSideNetwork, type SideNetwork } from './network.js';
+import type { NamedArray } from './optim.js';
+import { smoothedCrossEntropy } from './optim.js';
+
+export interface GradientResult {
+  /** Mean smoothed cross entropy over the micro-batch. */
+  loss: number;
+  /** Clips whose top-1 prediction equals the label. */
+  correct: number;
+  /** d loss / d variable for every variable of net.variables; the caller disposes them. */
+  grads: Map<string, tf.Tensor>;
+}
+
+/**
+ * Forward and backward pass on one micro-batch: features [B, T, L, P, D] (tensor or float32
+ * data, see SideNetwork.apply), labels [B] int32. Not to be called inside tf.tidy.
+ */
+export function computeGradients(net: SideNetwork, features: SideFeatures, labels: tf.Tensor1D, smoothing: number): GradientResult {
+  const names = [...net.variables.keys()];
+  const varList = names.map((n) => net.variables.get(n)!);
+  const param = paramLookup(net.variables);
+  let logits: tf.Tensor2D | undefined;
+  const retained: tf.Tensor[] = [];
+  let value: tf.Scalar;
+  let grads: tf.NamedTensorMap;
+  try {
+    ({ value, grads } = tf.variableGrads(() => {
+      const out = runSideNetwork(net.config, param, features, retained);
+      logits = tf.keep(out);
+      return smoothedCrossEntropy(out, labels, smoothing);
+    }, varList));
+  } catch (error) {
+    logits?.dispose();
+    throw error;
+  } finally {
+    // Normally each block's backward has released these already; this covers a failure.
+    for (const t of retained) t.dispose();
+  }
+  // Read loss and the correct count with ONE download (one sync on a GPU backend), and outside
+  // any tidy: tidy walks a returned typed array element by element.
+  const stats = tf.tidy(() => {
+    const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits!, 1), tf.cast(labels, 'int32')), 'float32'));
+    return tf.stack([value, hits]);
+  });
+  logits!.dispose();
+  value.dispose();
+  const [loss, correct] = stats.dataSync() as Float32Array;
+  stats.dispose();
+  const out = new Map<string, tf.Tensor>();
+  names.forEach((name, i) => out.set(name, grads[varList[i]!.name]!));
+  return { loss: loss!, correct: Math.round(correct!), grads: out };
+}
+
+/**
+ * Sums weighted micro-batch gradients for `--accumulate K`. With weights = micro-batch size /
+ * total batch size, take() is the gradient of the whole batch's mean loss. add() copies what
+ * it needs: the caller still owns (and disposes) the grads it passes in.
+ */
+export class GradientAccumulator {
+  private sums = new Map<string, tf.Tensor>();
+
+  add(grads: Map<string, tf.Tensor>, weight: number): void {
+    if (!Number.isFinite(weight)) throw new LosaError(`gradient weight ${weight} is not finite`);
+    for (const [name, grad] of grads) {
+      const previous = this.sums.get(name);
+      if (previous !== undefined && previous.size !== grad.size) {
+        throw new LosaError(`gradient for ${name} changed shape from [${previous.shape.join(', ')}] to [${grad.shape.join(', ')}]`);
+      }
+      const next = tf.tidy(() => {
+        const scaled = weight === 1 ? grad.clone() : tf.mul(grad, weight);
+        return previous === undefined ? scaled : tf.add(previous, scaled);
+      });
+      previous?.dispose();
+      this.sums.set(name, next);
+    }
+  }
+
+  /** The sums so far (the caller owns them); the accumulator starts empty again. */
+  take(): Map<string, tf.Tensor> {
+    const out = this.sums;
+    this.sums = new Map();
+    return out;
+  }
+
+  /** Micro-batches not yet taken are discarded. */
+  dispose(): void {
+    for (const t of this.sums.values()) t.dispose();
+    this.sums.clear();
+  }
+}
+
+/** Every weight as a plain array, in the network's stable order (PyTorch names and layouts). */
+export function getSideWeights(net: SideNetwork): NamedArray[] {
+  const out: NamedArray[] = [];
+  for (const [name, variable] of net.variables) {
+    // dataSync outside any tidy; copy so the caller's array is not a view of backend memory.
+    out.push({ name, shape: [...variable.shape], data: Float32Array.from(variable.dataSync() as Float32Array) });
+  }
+  return out;
+}
+
+/**
+ * Load weights by name. Every variable must be present with its exact shape; a missing, extra
+ * or misshapen tensor is a LosaError naming it (nothing is changed then).
+ */
+export function setSideWeights(net: SideNetwork, tensors: Map<string, { shape: number[]; data: Float32Array }>): void {
+  for (const [name, variable] of net.variables) {
+    const t = tensors.get(name);
+    if (t === undefined) throw new LosaError(`side-network weights lack tensor ${name}`);
+    const want = variable.shape;
+    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+      throw new LosaError(`side-network tensor ${name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    if (t.data.length !== variable.size) {
+      throw new LosaError(`side-network tensor ${name} has ${t.data.length} values, expected ${variable.size}`);
+    }
+  }
+  for (const name of tensors.keys()) {
+    if (!net.variables.has(name)) throw new LosaError(`side-network weights have an unexpected tensor ${name}`);
+  }
+  for (const [name, variable] of net.variables) {
+    const t = tensors.get(name)!;
+    tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
+  }
+}

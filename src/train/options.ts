@@ -1,0 +1,89 @@
+// Training settings, with their defaults. The defaults are what `losa train --data video/demo
+// --out models/demo` uses, chosen so that the demo learns the synthetic direction classes on a
+// seeded random ViT-Ti in a few minutes on two CPU cores.
+
+export interface TrainOptions {
+  /** Data set source: a folder ROOT/<split>/<class>/…, a Kinetics CSV or a list file. */
+  data: string;
+  /** Validation source when it is not the same folder/CSV's `val` split. */
+  valData?: string;
+  trainSplit: string;
+  valSplit: string;
+  out: string;
+  /** Backbone preset name or config file (default vit-ti16). */
+  backbone: string;
+  weights?: string;
+  pool: string;
+  layers: string;
+  device: 'cpu' | 'cuda';
+  /** Frames per backbone call (default: from the memory budget). */
+  chunk?: number;
+  /** Seed of the random backbone weights when there is no weights file. */
+  backboneSeed: number;
+  epochs: number;
+  batchSize: number;
+  accumulate: number;
+  numFrames: number;
+  lr: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  seed: number;
+  /** Feature cache directory; none by default. */
+  cache?: string;
+  /** Augmented views per training video kept in the cache; epoch e uses view e mod N. */
+  cacheViews: number;
+  cacheDtype: 'F32' | 'F16';
+  resume: boolean;
+  side: 'losa' | 'linear';
+  rank: number;
+  temporalRank: number;
+  spatialRank: number;
+  flip: boolean;
+  sampling: 'segment' | 'window';
+  /** Frame stride of window sampling (train) and of test views. */
+  stride: number | 'auto';
+  scale: [number, number];
+  ratio: [number, number];
+  valViews: number;
+  valCrops: 1 | 3;
+  /** Concurrent decoders. */
+  workers: number;
+  /** tfjs backend preference. */
+  tfBackend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+}
+
+export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
+  trainSplit: 'train',
+  valSplit: 'val',
+  backbone: 'vit-ti16',
+  pool: 'grid:2',
+  layers: 'all',
+  device: 'cpu',
+  backboneSeed: 0,
+  epochs: 12,
+  batchSize: 8,
+  accumulate: 1,
+  numFrames: 8,
+  lr: 2e-3,
+  weightDecay: 0.05,
+  warmupEpochs: 1,
+  labelSmoothing: 0.1,
+  seed: 0,
+  cacheViews: 4,
+  cacheDtype: 'F32',
+  resume: false,
+  side: 'losa',
+  rank: 16,
+  temporalRank: 4,
+  spatialRank: 4,
+  flip: false,
+  sampling: 'segment',
+  stride: 'auto',
+  scale: [0.4, 1],
+  ratio: [3 / 4, 4 / 3],
+  valViews: 1,
+  valCrops: 1,
+  workers: 2,
+  tfBackend: 'auto',
+};

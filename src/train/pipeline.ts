@@ -1,0 +1,148 @@
+// Video files → batches of backbone features, the part of train/eval/classify that feeds the
+// side network. Clips are decoded ahead by a bounded pool while the backbone works on the
+// previous batch (decoding hides behind compute, and memory is bounded by `prefetch`, not by
+// the data set). Features come from the cache when it has them; the backbone runs once per
+// batch over the frames of every cache miss, in chunks of at most its chunk size.
+import { performance } from 'node:perf_hooks';
+import type { Backbone } from '../backbone/index.js';
+import { createRng } from '../random.js';
+import { errorMessage } from '../errors.js';
+import { loadClips, normalizeFrames, prefetch, type ClipOptions } from '../video/index.js';
+import type { FeatureCache } from './cache.js';
+
+export interface PipelineItem {
+  path: string;
+  /** Class index, or -1 when unknown (classify). */
+  label: number;
+}
+
+/** How one item is sampled: the clip options and the seed of its random choices. */
+export interface ViewPlan {
+  clip: ClipOptions;
+  /** Seed of the sampling and crop choices; with the cache, part of the key. */
+  seed: string;
+}
+
+export interface FeatureBatch<I extends PipelineItem> {
+  items: I[];
+  /** [B, V, T, L, P, D] float32: V views (temporal clips × crops) per item. */
+  features: Float32Array;
+  views: number;
+  /** How many items of the batch came from the cache. */
+  cached: number;
+  /** Wall milliseconds spent on this batch, summed over its items. */
+  decodeMs: number;
+  backboneMs: number;
+}
+
+export interface PipelineOptions<I extends PipelineItem> {
+  backbone: Backbone;
+  numFrames: number;
+  batchSize: number;
+  /** Concurrent decoders (default 2). */
+  concurrency?: number;
+  /** Decoded clips held ahead of the consumer (default 2 × batchSize). */
+  prefetch?: number;
+  cache?: FeatureCache;
+  plan(item: I): ViewPlan;
+  onSkip(item: I, reason: string): void;
+  signal?: AbortSignal;
+}
+
+type Loaded =
+  | { kind: 'features'; features: Float32Array; views: number; decodeMs: number }
+  | { kind: 'frames'; frames: Float32Array; views: number; key: string | null; decodeMs: number };
+
+/** The per-clip feature size L·P·D of a backbone at T frames, in floats. */
+export function clipFeatureSize(backbone: Backbone, numFrames: number): number {
+  return numFrames * backbone.layers.length * backbone.tokens * backbone.width;
+}
+
+export async function* featureBatches<I extends PipelineItem>(
+  items: readonly I[],
+  options: PipelineOptions<I>,
+): AsyncGenerator<FeatureBatch<I>> {
+  const { backbone, numFrames, batchSize, cache } = options;
+  const { mean, std } = backbone.config;
+  const perClip = clipFeatureSize(backbone, numFrames);
+
+  const load = async (item: I): Promise<Loaded> => {
+    const started = performance.now();
+    const plan = options.plan(item);
+    let key: string | null = null;
+    if (cache) {
+      key = await cache.key(item.path, { clip: plan.clip, seed: plan.seed });
+      const hit = await cache.get(key);
+      if (hit && hit.data.length === hit.shape[0]! * perClip) {
+        return { kind: 'features', features: hit.data, views: hit.shape[0]!, decodeMs: performance.now() - started };
+      }
+    }
+    const { clips } = await loadClips(item.path, plan.clip, createRng(plan.seed));
+    const size = plan.clip.size;
+    const frameFloats = numFrames * 3 * size * size;
+    const frames = new Float32Array(clips.length * frameFloats); // [V·T, 3, S, S]
+    clips.forEach((clip, v) => frames.set(normalizeFrames(clip.frames, numFrames, size, mean, std), v * frameFloats));
+    return { kind: 'frames', frames, views: clips.length, key, decodeMs: performance.now() - started };
+  };
+
+  let pending: { item: I; loaded: Loaded }[] = [];
+  const flush = async (): Promise<FeatureBatch<I>> => {
+    const batch = pending;
+    pending = [];
+    const views = batch[0]!.loaded.views;
+    const features = new Float32Array(batch.length * views * perClip); // [B, V, T, L, P, D]
+    const misses = batch.flatMap((b, i) => (b.loaded.kind === 'frames' ? [{ i, loaded: b.loaded }] : []));
+    let backboneMs = 0;
+    if (misses.length > 0) {
+      const frameFloats = misses[0]!.loaded.frames.length / (misses[0]!.loaded.views * numFrames);
+      const all = new Float32Array(misses.reduce((n, m) => n + m.loaded.frames.length, 0)); // [M·V·T, 3, S, S]
+      let offset = 0;
+      for (const m of misses) {
+        all.set(m.loaded.frames, offset);
+        offset += m.loaded.frames.length;
+      }
+      const started = performance.now();
+      const out = await backbone.forward(all, all.length / frameFloats); // [M·V·T, L, P, D]
+      backboneMs = performance.now() - started;
+      offset = 0;
+      for (const m of misses) {
+        const n = m.loaded.views * perClip;
+        const slice = out.subarray(offset, offset + n);
+        features.set(slice, m.i * views * perClip);
+        offset += n;
+        if (cache && m.loaded.key) {
+          const per = perClip / numFrames;
+          const shape = [m.loaded.views, numFrames, backbone.layers.length, backbone.tokens, per / (backbone.layers.length * backbone.tokens)];
+          await cache.put(m.loaded.key, { shape, data: slice.slice() }, { path: batch[m.i]!.item.path });
+        }
+      }
+    }
+    batch.forEach((b, i) => {
+      if (b.loaded.kind === 'features') features.set(b.loaded.features, i * views * perClip);
+    });
+    return {
+      items: batch.map((b) => b.item),
+      features,
+      views,
+      cached: batch.length - misses.length,
+      decodeMs: batch.reduce((s, b) => s + b.loaded.decodeMs, 0),
+      backboneMs,
+    };
+  };
+
+  const stream = prefetch(items, (item) => load(item), {
+    concurrency: options.concurrency ?? 2,
+    prefetch: options.prefetch ?? 2 * batchSize,
+  });
+  for await (const result of stream) {
+    if (options.signal?.aborted) break;
+    if (result.error || !result.value) {
+      options.onSkip(result.item, errorMessage(result.error ?? 'no frames'));
+      continue;
+    }
+    if (pending.length > 0 && pending[0]!.loaded.views !== result.value.views) yield await flush();
+    pending.push({ item: result.item, loaded: result.value });
+    if (pending.length >= batchSize) yield await flush();
+  }
+  if (pending.length > 0 && !options.signal?.aborted) yield await flush();
+}
