@@ -16,5 +16,6 @@ export type { WeightNaming } from './naming.js';
 export { detectNaming } from './naming.js';
 export type { LoadedWeights, WeightSink } from './weights.js';
 export { loadWeightsFile, randomWeights, backboneDigest } from './weights.js';
-export type { Backbone, BackboneOptions } from './session.js';
-export { loadBackbone, resolveChunk, loadOrt, DEFAULT_MAX_CHUNK, PREPACK_LIMIT_BYTES } from './session.js';
+export type { Backbone, BackboneOptions, ForwardOptions } from './session.js';
+export { loadBackboneInProcess, resolveChunk, loadOrt, DEFAULT_MAX_CHUNK, PREPACK_LIMIT_BYTES } from './session.js';
+export { loadBackbone, loadBackboneInWorker } from './thread.js';

@@ -71,7 +71,7 @@ export const command: Command = {
         }
         flush();
       };
-      for await (const { item, probabilities } of predictItems(run.tf, run.net, items, {
+      for await (const { item, probabilities } of predictItems(run.net, items, {
         backbone, numFrames: manifest.sampling.numFrames, batchSize: 8, concurrency: int(values, 'workers', 2, 1),
         clip: { numFrames: manifest.sampling.numFrames, size: manifest.sampling.size, mode: 'test', stride: manifest.sampling.stride, views, crops },
         seed: 'classify',

@@ -62,7 +62,7 @@ export const command: Command = {
       const skipped: { path: string; reason: string }[] = [];
       const cache = values.cache ? new FeatureCache(path.resolve(String(values.cache)), backbone.digest) : undefined;
       const started = Date.now();
-      const result = await evaluateFeatures(run.tf, run.net, dataset.items, manifest.classes, {
+      const result = await evaluateFeatures(run.net, dataset.items, manifest.classes, {
         backbone, numFrames: manifest.sampling.numFrames, batchSize, concurrency: workers, cache,
         clip: { numFrames: manifest.sampling.numFrames, size: manifest.sampling.size, mode: 'test', stride: manifest.sampling.stride, views, crops },
         seed: `${(manifest.training as { seed?: number }).seed ?? 0}/val`,

@@ -20,6 +20,7 @@ Data
 Backbone (frozen)
   --backbone NAME|FILE    preset (vit-ti16 … vit-e14) or config JSON (default ${D.backbone})
   --weights FILE          safetensors weights (default: seeded random weights)
+  --image-size S          input size instead of the config's (position embeddings are interpolated)
   --pool MODE             none | cls | mean | grid:G (default ${D.pool})
   --layers SPEC           all | every:K | 3,6,9 (default ${D.layers})
   --device cpu|cuda       onnxruntime execution provider (default ${D.device})
@@ -33,10 +34,13 @@ Optimisation
   --label-smoothing X (${D.labelSmoothing})  --seed N (${D.seed})
 Sampling
   --num-frames T (${D.numFrames})  --sampling segment|window (${D.sampling})  --stride N|auto (${D.stride})
+  --crop-scale MIN,MAX    area range of the random resized crop (${D.scale.join(',')})
   --flip                  random horizontal flips (off: flipping changes direction classes)
   --val-views V (${D.valViews})  --val-crops 1|3 (${D.valCrops})
 Speed and state
   --cache DIR             feature cache: each video's features are computed once per view
+                          (default: ~/.cache/losa/features when they take ≤ 8 GiB)
+  --no-cache              no feature cache
   --cache-views N         augmented views per video kept in the cache (${D.cacheViews})
   --cache-dtype f32|f16   cache storage type (f32)
   --workers N             concurrent decoders (${D.workers})
@@ -51,14 +55,14 @@ export const command: Command = {
   usage,
   options: {
     data: { type: 'string' }, 'val-data': { type: 'string' }, 'train-split': { type: 'string' }, 'val-split': { type: 'string' },
-    out: { type: 'string' }, backbone: { type: 'string' }, weights: { type: 'string' }, pool: { type: 'string' },
+    out: { type: 'string' }, backbone: { type: 'string' }, weights: { type: 'string' }, 'image-size': { type: 'string' }, pool: { type: 'string' },
     layers: { type: 'string' }, device: { type: 'string' }, chunk: { type: 'string' }, 'backbone-seed': { type: 'string' },
     side: { type: 'string' }, rank: { type: 'string' }, 'temporal-rank': { type: 'string' }, 'spatial-rank': { type: 'string' },
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, accumulate: { type: 'string' }, lr: { type: 'string' },
     'weight-decay': { type: 'string' }, 'warmup-epochs': { type: 'string' }, 'label-smoothing': { type: 'string' },
     seed: { type: 'string' }, 'num-frames': { type: 'string' }, sampling: { type: 'string' }, stride: { type: 'string' },
-    flip: { type: 'boolean' }, 'val-views': { type: 'string' }, 'val-crops': { type: 'string' }, cache: { type: 'string' },
-    'cache-views': { type: 'string' }, 'cache-dtype': { type: 'string' }, workers: { type: 'string' }, resume: { type: 'boolean' },
+    flip: { type: 'boolean' }, 'crop-scale': { type: 'string' }, 'val-views': { type: 'string' }, 'val-crops': { type: 'string' }, cache: { type: 'string' },
+    'cache-views': { type: 'string' }, 'no-cache': { type: 'boolean' }, 'cache-dtype': { type: 'string' }, workers: { type: 'string' }, resume: { type: 'boolean' },
     'no-tui': { type: 'boolean' }, json: { type: 'boolean' }, 'tf-backend': { type: 'string' },
   },
   async run({ values, positionals }, io) {
@@ -74,6 +78,7 @@ export const command: Command = {
       out: requireStr(values, 'out'),
       backbone: str(values, 'backbone') ?? D.backbone,
       weights: str(values, 'weights'),
+      imageSize: values['image-size'] === undefined ? undefined : int(values, 'image-size', 224, 16, 4096),
       pool: str(values, 'pool') ?? D.pool,
       layers: str(values, 'layers') ?? D.layers,
       device: choice(values, 'device', ['cpu', 'cuda'] as const, D.device),
@@ -95,9 +100,10 @@ export const command: Command = {
       sampling: choice(values, 'sampling', ['segment', 'window'] as const, D.sampling),
       stride,
       flip: bool(values, 'flip'),
+      scale: range(str(values, 'crop-scale'), D.scale),
       valViews: int(values, 'val-views', D.valViews, 1),
       valCrops: Number(choice(values, 'val-crops', ['1', '3'] as const, String(D.valCrops) as '1')) as 1 | 3,
-      cache: str(values, 'cache'),
+      cache: bool(values, 'no-cache') ? undefined : str(values, 'cache') ?? D.cache,
       cacheViews: int(values, 'cache-views', D.cacheViews, 1),
       cacheDtype: choice(values, 'cache-dtype', ['f32', 'f16'] as const, 'f32') === 'f16' ? 'F16' : 'F32',
       workers: int(values, 'workers', D.workers, 1),
@@ -134,6 +140,15 @@ export const command: Command = {
     }
   },
 };
+
+/** "0.5,1" → [0.5, 1]: a fraction range 0 < min ≤ max ≤ 1. */
+function range(text: string | undefined, fallback: [number, number]): [number, number] {
+  if (text === undefined) return fallback;
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  const [lo, hi] = parts;
+  if (parts.length !== 2 || !(lo! > 0 && lo! <= hi! && hi! <= 1)) throw expected('--crop-scale', 'MIN,MAX with 0 < MIN ≤ MAX ≤ 1', text);
+  return [lo!, hi!];
+}
 
 /** Per-epoch points for curves.svg from the metrics records. */
 export function curvePoints(metrics: MetricsRecord[], valSplit: string): CurvePoint[] {

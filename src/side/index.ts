@@ -4,8 +4,8 @@ export {
   defaultSideConfig, validateSideConfig, sideParamCount, SIDE_DEFAULTS,
   type SideConfig, type SideKind, type SideShape,
 } from './config.js';
-export { sideParamSpecs, sideDecayMask, type ParamSpec, type ParamInit } from './params.js';
+export { sideParamSpecs, sideDecayMask, type SideParamSpec, type SideParamInit } from './params.js';
 export { createSideNetwork, type SideNetwork } from './network.js';
 export { featureBatchSize, type SideFeatures } from './input.js';
-export { AdamW, learningRateAt, smoothedCrossEntropy, type AdamWOptions, type AdamWState, type LrSchedule, type NamedArray } from './optim.js';
+export { AdamW, learningRateAt, smoothedCrossEntropy, type AdamWOptions, type AdamWState, type LrSchedule, type NamedFloat32Array } from './optim.js';
 export { computeGradients, GradientAccumulator, getSideWeights, setSideWeights, type GradientResult } from './step.js';

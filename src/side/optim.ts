@@ -9,7 +9,7 @@ export interface AdamWOptions {
   weightDecay: number;
 }
 
-export interface NamedArray {
+export interface NamedFloat32Array {
   name: string;
   shape: number[];
   data: Float32Array;
@@ -18,7 +18,7 @@ export interface NamedArray {
 export interface AdamWState {
   step: number;
   /** `${name}.exp_avg` (m) and `${name}.exp_avg_sq` (v) for every variable, PyTorch's names. */
-  tensors: NamedArray[];
+  tensors: NamedFloat32Array[];
 }
 
 interface Layout {
@@ -116,7 +116,7 @@ export class AdamW {
     }
     const m = this.m.dataSync() as Float32Array;
     const v = this.v.dataSync() as Float32Array;
-    const tensors: NamedArray[] = [];
+    const tensors: NamedFloat32Array[] = [];
     const layout = this.layout;
     layout.names.forEach((name, i) => {
       const begin = layout.offsets[i]!, end = begin + layout.sizes[i]!;

@@ -23,29 +23,29 @@
 import { createRng, type Rng } from '../random.js';
 import type { SideConfig } from './config.js';
 
-export type ParamInit =
+export type SideParamInit =
   | { kind: 'ones' }
   | { kind: 'zeros' }
   /** PyTorch's nn.Linear default: U(−1/√fanIn, 1/√fanIn) for weight and bias. */
   | { kind: 'uniform'; bound: number }
   | { kind: 'normal'; std: number };
 
-export interface ParamSpec {
+export interface SideParamSpec {
   name: string;
   shape: number[];
-  init: ParamInit;
+  init: SideParamInit;
 }
 
-function linearSpecs(prefix: string, inFeatures: number, outFeatures: number, zero = false): ParamSpec[] {
+function linearSpecs(prefix: string, inFeatures: number, outFeatures: number, zero = false): SideParamSpec[] {
   const bound = 1 / Math.sqrt(inFeatures);
-  const init: ParamInit = zero ? { kind: 'zeros' } : { kind: 'uniform', bound };
+  const init: SideParamInit = zero ? { kind: 'zeros' } : { kind: 'uniform', bound };
   return [
     { name: `${prefix}.weight`, shape: [outFeatures, inFeatures], init },
     { name: `${prefix}.bias`, shape: [outFeatures], init },
   ];
 }
 
-function normSpecs(prefix: string, width: number): ParamSpec[] {
+function normSpecs(prefix: string, width: number): SideParamSpec[] {
   return [
     { name: `${prefix}.weight`, shape: [width], init: { kind: 'ones' } },
     { name: `${prefix}.bias`, shape: [width], init: { kind: 'zeros' } },
@@ -53,9 +53,9 @@ function normSpecs(prefix: string, width: number): ParamSpec[] {
 }
 
 /** Every trainable tensor of the network, in a stable order (blocks in layer order, then head). */
-export function sideParamSpecs(config: SideConfig): ParamSpec[] {
+export function sideParamSpecs(config: SideConfig): SideParamSpec[] {
   const { numFrames: T, tokens: P, width: D, numClasses: K } = config;
-  const specs: ParamSpec[] = [];
+  const specs: SideParamSpec[] = [];
   if (config.kind === 'losa') {
     for (let l = 0; l < config.numLayers; l++) {
       const block = `blocks.${l}`;
@@ -79,7 +79,7 @@ export function sideParamSpecs(config: SideConfig): ParamSpec[] {
 }
 
 /** Initial values, drawn from a stream forked per tensor name so each is independent of order. */
-export function initialValues(spec: ParamSpec, seed: number): Float32Array {
+export function initialValues(spec: SideParamSpec, seed: number): Float32Array {
   const size = spec.shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(size);
   const init = spec.init;

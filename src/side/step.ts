@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LosaError } from '../errors.js';
 import type { SideFeatures } from './input.js';
 import { paramLookup, runSideNetwork, type SideNetwork } from './network.js';
-import type { NamedArray } from './optim.js';
+import type { NamedFloat32Array } from './optim.js';
 import { smoothedCrossEntropy } from './optim.js';
 
 export interface GradientResult {
@@ -12,6 +12,8 @@ export interface GradientResult {
   loss: number;
   /** Clips whose top-1 prediction equals the label. */
   correct: number;
+  /** Clips whose label is among the top 5 predictions. */
+  correctTop5: number;
   /** d loss / d variable for every variable of net.variables; the caller disposes them. */
   grads: Map<string, tf.Tensor>;
 }
@@ -44,16 +46,20 @@ export function computeGradients(net: SideNetwork, features: SideFeatures, label
   // Read loss and the correct count with ONE download (one sync on a GPU backend), and outside
   // any tidy: tidy walks a returned typed array element by element.
   const stats = tf.tidy(() => {
-    const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits!, 1), tf.cast(labels, 'int32')), 'float32'));
-    return tf.stack([value, hits]);
+    const truth = tf.cast(labels, 'int32');
+    const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits!, 1), truth), 'float32'));
+    const k = Math.min(5, logits!.shape[1]);
+    const top = tf.topk(logits!, k).indices; // [B, k]
+    const hits5 = tf.sum(tf.cast(tf.equal(top, tf.expandDims(truth, 1)), 'float32'));
+    return tf.stack([value, hits, hits5]);
   });
   logits!.dispose();
   value.dispose();
-  const [loss, correct] = stats.dataSync() as Float32Array;
+  const [loss, correct, correctTop5] = stats.dataSync() as Float32Array;
   stats.dispose();
   const out = new Map<string, tf.Tensor>();
   names.forEach((name, i) => out.set(name, grads[varList[i]!.name]!));
-  return { loss: loss!, correct: Math.round(correct!), grads: out };
+  return { loss: loss!, correct: Math.round(correct!), correctTop5: Math.round(correctTop5!), grads: out };
 }
 
 /**
@@ -95,8 +101,8 @@ export class GradientAccumulator {
 }
 
 /** Every weight as a plain array, in the network's stable order (PyTorch names and layouts). */
-export function getSideWeights(net: SideNetwork): NamedArray[] {
-  const out: NamedArray[] = [];
+export function getSideWeights(net: SideNetwork): NamedFloat32Array[] {
+  const out: NamedFloat32Array[] = [];
   for (const [name, variable] of net.variables) {
     // dataSync outside any tidy; copy so the caller's array is not a view of backend memory.
     out.push({ name, shape: [...variable.shape], data: Float32Array.from(variable.dataSync() as Float32Array) });

@@ -72,7 +72,7 @@ export class FeatureCache {
   async key(file: string, spec: Record<string, unknown>): Promise<string> {
     const identity = await this.fileIdentity(file);
     return createHash('sha256')
-      .update(JSON.stringify({ v: 1, backbone: this.backboneDigest, file: identity, spec, dtype: this.dtype }))
+      .update(stableJson({ v: 1, backbone: this.backboneDigest, file: identity, spec, dtype: this.dtype }))
       .digest('hex');
   }
 
@@ -109,4 +109,14 @@ export class FeatureCache {
     });
     this.stats.writes++;
   }
+}
+
+/** JSON with object keys sorted, so that equal specs give equal keys whatever their key order. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

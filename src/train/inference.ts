@@ -1,7 +1,6 @@
 // Multi-view prediction with a side network: every item is sampled as V temporal clips × C
 // spatial crops (test mode), each view goes through the backbone and the side network, and the
 // item's prediction is the mean of the views' softmax. Shared by validation, `eval` and `classify`.
-import type * as tfjs from '@tensorflow/tfjs';
 import type { Backbone } from '../backbone/index.js';
 import type { SideNetwork } from '../side/index.js';
 import type { ClipOptions } from '../video/index.js';
@@ -25,9 +24,11 @@ export interface PredictOptions<I extends PipelineItem> {
 }
 
 /** Logits [N, K] of features [N, T, L, P, D], read back outside tf.tidy (reading inside is slow). */
-export function sideLogits(tf: typeof tfjs, net: SideNetwork, features: Float32Array, n: number): Float32Array {
+export function sideLogits(net: SideNetwork, features: Float32Array, n: number): Float32Array {
   const { numFrames, numLayers, tokens, width } = net.config;
-  const logits = tf.tidy(() => net.apply(tf.tensor(features, [n, numFrames, numLayers, tokens, width]))); // [N, K]
+  if (features.length !== n * numFrames * numLayers * tokens * width) throw new RangeError(`sideLogits: ${features.length} values for ${n} clips`);
+  // The side network takes the float32 data as it is (no upload and download of a 5-D tensor).
+  const logits = net.apply(features); // [N, K]
   try {
     return logits.dataSync() as Float32Array;
   } finally {
@@ -37,7 +38,6 @@ export function sideLogits(tf: typeof tfjs, net: SideNetwork, features: Float32A
 
 /** Per item, the mean softmax over its views, in input order (skipped items are left out). */
 export async function* predictItems<I extends PipelineItem>(
-  tf: typeof tfjs,
   net: SideNetwork,
   items: readonly I[],
   options: PredictOptions<I>,
@@ -55,7 +55,7 @@ export async function* predictItems<I extends PipelineItem>(
   });
   for await (const batch of batches) {
     const n = batch.items.length * batch.views;
-    const logits = sideLogits(tf, net, batch.features, n); // [B·V, K]
+    const logits = sideLogits(net, batch.features, n); // [B·V, K]
     for (let i = 0; i < batch.items.length; i++) {
       const rows = logits.subarray(i * batch.views * K, (i + 1) * batch.views * K);
       yield { item: batch.items[i]!, probabilities: meanSoftmax(rows, batch.views, K), views: batch.views };
@@ -67,13 +67,12 @@ export async function* predictItems<I extends PipelineItem>(
 
 /** Loss, top-1, top-5, per-class accuracy and confusion over labelled items. */
 export async function evaluateFeatures<I extends PipelineItem>(
-  tf: typeof tfjs,
   net: SideNetwork,
   items: readonly I[],
   classes: string[],
   options: PredictOptions<I>,
 ): Promise<ReturnType<ClassificationTally['summary']>> {
   const tally = new ClassificationTally(classes);
-  for await (const { item, probabilities } of predictItems(tf, net, items, options)) tally.add(item.label, probabilities);
+  for await (const { item, probabilities } of predictItems(net, items, options)) tally.add(item.label, probabilities);
   return tally.summary();
 }

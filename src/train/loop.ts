@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { loadBackbone, resolveBackboneConfig, type Backbone } from '../backbone/index.js';
 import { openDataset, type Dataset, type DatasetItem } from '../data/index.js';
 import { LosaError, errorMessage } from '../errors.js';
-import { exists } from '../fsutil.js';
+import { exists, formatBytes } from '../fsutil.js';
 import { createRng } from '../random.js';
 import {
   AdamW, GradientAccumulator, computeGradients, createSideNetwork, defaultSideConfig, getSideWeights,
@@ -15,8 +15,8 @@ import {
 import { FeatureCache } from './cache.js';
 import type { EpochSummary, EventSink, RunInfo } from './events.js';
 import { evaluateFeatures } from './inference.js';
-import type { TrainOptions } from './options.js';
-import { featureBatches, type ViewPlan } from './pipeline.js';
+import { AUTO_CACHE_BYTES, defaultCacheDir, type TrainOptions } from './options.js';
+import { clipFeatureSize, featureBatches, type ViewPlan } from './pipeline.js';
 import {
   RUN_FILES, appendLog, appendMetrics, readCheckpoint, readManifest, readMetrics, saveBestWeights,
   saveLastCheckpoint, writeManifest, writeMetrics, type MetricsRecord, type ResumePoint, type RunManifest,
@@ -67,7 +67,8 @@ export async function train(
     await appendLog(runDir, `listing: ${p.path}: ${p.reason}`);
   }
 
-  const config = await resolveBackboneConfig(opts.backbone);
+  const preset = await resolveBackboneConfig(opts.backbone);
+  const config = opts.imageSize ? { ...preset, imageSize: opts.imageSize } : preset;
   const backbone = await loadBackbone({
     config, weights: opts.weights, pool: opts.pool, layers: opts.layers, device: opts.device, chunk: opts.chunk, seed: opts.backboneSeed,
   });
@@ -121,7 +122,8 @@ export async function train(
     manifest.progress.finished = false;
     await writeManifest(runDir, manifest);
 
-    const cache = opts.cache ? new FeatureCache(path.resolve(opts.cache), backbone.digest, opts.cacheDtype) : undefined;
+    const cacheDir = chooseCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit);
+    const cache = cacheDir ? new FeatureCache(cacheDir, backbone.digest, opts.cacheDtype) : undefined;
     const skipped = new Map<string, string>();
     const onSkip = (item: DatasetItem, reason: string): void => {
       if (skipped.has(item.path)) return;
@@ -137,7 +139,7 @@ export async function train(
         root: opts.data, classes, trainClips: trainSet.items.length, valClips: valSet?.items.length ?? 0,
         missing: trainSet.problems.length + (valSet?.problems.length ?? 0),
       },
-      epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: opts.cache,
+      epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: cacheDir,
       resumedFrom: previous ? { epoch: point.epoch, step: point.step } : undefined,
     };
     emit({ type: 'start', run: runInfo });
@@ -179,7 +181,7 @@ export async function train(
       let accumulated = 0;
       let microBatches = 0;
       let stepInEpoch = firstStep;
-      let lossSum = 0, correctSum = 0, seen = 0;
+      let lossSum = 0, correctSum = 0, top5Sum = 0, seen = 0;
       let clipsDone = 0;
       const time = { decodeMs: 0, backboneMs: 0, sideMs: 0 };
       let stopped = false;
@@ -190,9 +192,7 @@ export async function train(
           const sideStarted = performance.now();
           const b = batch.items.length;
           const labels = tf.tensor1d(batch.items.map((it) => it.label), 'int32');
-          const x = tf.tensor(batch.features, [b, opts.numFrames, backbone.layers.length, backbone.tokens, backbone.width]); // [B,T,L,P,D]
-          const { loss, correct, grads } = computeGradients(net, x, labels, opts.labelSmoothing);
-          x.dispose();
+          const { loss, correct, correctTop5, grads } = computeGradients(net, batch.features, labels, opts.labelSmoothing);
           labels.dispose();
           if (!Number.isFinite(loss)) {
             for (const g of grads.values()) g.dispose();
@@ -207,6 +207,7 @@ export async function train(
           microBatches++;
           lossSum += loss * b;
           correctSum += correct;
+          top5Sum += correctTop5;
           seen += b;
           let applied = false;
           const lr = learningRateAt(step, schedule);
@@ -258,12 +259,12 @@ export async function train(
       const fromCache = cache !== undefined && cache.stats.misses + cache.stats.damaged === missesBefore && cache.stats.hits > fromCacheBefore;
       const lr = learningRateAt(Math.max(step - 1, 0), schedule);
       const trainRecord: MetricsRecord = {
-        epoch: epoch + 1, split: 'train', loss: lossSum / seen, top1: correctSum / seen, top5: Number.NaN, step, lr,
+        epoch: epoch + 1, split: 'train', loss: lossSum / seen, top1: correctSum / seen, top5: top5Sum / seen, step, lr,
         seconds: (performance.now() - epochStarted) / 1000, fromCache,
       };
       let val: EpochSummary['val'];
       if (valSet && valSet.items.length > 0) {
-        const result = await evaluateFeatures(tf, net, valSet.items, classes, {
+        const result = await evaluateFeatures(net, valSet.items, classes, {
           backbone, numFrames: opts.numFrames, batchSize: opts.batchSize, concurrency: opts.workers, cache, onSkip, signal,
           clip: { numFrames: opts.numFrames, size: config.imageSize, mode: 'test', stride: opts.stride, views: opts.valViews, crops: opts.valCrops },
           seed: `${opts.seed}/val`,
@@ -273,7 +274,6 @@ export async function train(
       }
       const seconds = (performance.now() - epochStarted) / 1000;
       trainRecord.seconds = seconds;
-      delete (trainRecord as Partial<MetricsRecord>).top5;
       metrics.push(trainRecord);
       await appendMetrics(runDir, trainRecord);
       if (val) {
@@ -330,6 +330,18 @@ function applyAccumulated(
   }
   optimizer.apply(net.variables, mean, lr, (name) => net.decayMask(name));
   for (const g of mean.values()) g.dispose();
+}
+
+/** The cache folder to use, resolving 'auto' by the size the data set's features would take. */
+function chooseCache(opts: TrainOptions, trainClips: number, valClips: number, backbone: Backbone, emit: EventSink): string | undefined {
+  if (opts.cache !== 'auto') return opts.cache ? path.resolve(opts.cache) : undefined;
+  const views = trainClips * opts.cacheViews + valClips * opts.valViews * opts.valCrops;
+  const bytes = views * clipFeatureSize(backbone, opts.numFrames) * (opts.cacheDtype === 'F16' ? 2 : 4);
+  if (bytes > AUTO_CACHE_BYTES) {
+    emit({ type: 'log', level: 'info', message: `feature cache off: it would take ${formatBytes(bytes)}; pass --cache DIR to use one anyway` });
+    return undefined;
+  }
+  return defaultCacheDir();
 }
 
 async function openValidation(opts: TrainOptions, classes: string[], emit: EventSink): Promise<Dataset | null> {

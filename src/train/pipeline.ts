@@ -51,7 +51,8 @@ export interface PipelineOptions<I extends PipelineItem> {
 
 type Loaded =
   | { kind: 'features'; features: Float32Array; views: number; decodeMs: number }
-  | { kind: 'frames'; frames: Float32Array; views: number; key: string | null; decodeMs: number };
+  // Decoded clips wait as rgb24 bytes (a quarter of float32) and are normalised into the batch.
+  | { kind: 'frames'; clips: Uint8Array[]; size: number; views: number; key: string | null; decodeMs: number };
 
 /** The per-clip feature size L·P·D of a backbone at T frames, in floats. */
 export function clipFeatureSize(backbone: Backbone, numFrames: number): number {
@@ -78,11 +79,9 @@ export async function* featureBatches<I extends PipelineItem>(
       }
     }
     const { clips } = await loadClips(item.path, plan.clip, createRng(plan.seed));
-    const size = plan.clip.size;
-    const frameFloats = numFrames * 3 * size * size;
-    const frames = new Float32Array(clips.length * frameFloats); // [V·T, 3, S, S]
-    clips.forEach((clip, v) => frames.set(normalizeFrames(clip.frames, numFrames, size, mean, std), v * frameFloats));
-    return { kind: 'frames', frames, views: clips.length, key, decodeMs: performance.now() - started };
+    return {
+      kind: 'frames', clips: clips.map((c) => c.frames), size: plan.clip.size, views: clips.length, key, decodeMs: performance.now() - started,
+    };
   };
 
   let pending: { item: I; loaded: Loaded }[] = [];
@@ -94,15 +93,19 @@ export async function* featureBatches<I extends PipelineItem>(
     const misses = batch.flatMap((b, i) => (b.loaded.kind === 'frames' ? [{ i, loaded: b.loaded }] : []));
     let backboneMs = 0;
     if (misses.length > 0) {
-      const frameFloats = misses[0]!.loaded.frames.length / (misses[0]!.loaded.views * numFrames);
-      const all = new Float32Array(misses.reduce((n, m) => n + m.loaded.frames.length, 0)); // [M·V·T, 3, S, S]
+      const size = misses[0]!.loaded.size;
+      const clipFloats = numFrames * 3 * size * size;
+      const clipCount = misses.reduce((n, m) => n + m.loaded.clips.length, 0);
+      const all = new Float32Array(clipCount * clipFloats); // [M·V·T, 3, S, S]
       let offset = 0;
       for (const m of misses) {
-        all.set(m.loaded.frames, offset);
-        offset += m.loaded.frames.length;
+        for (const clip of m.loaded.clips) {
+          normalizeFrames(clip, numFrames, size, mean, std, all, offset);
+          offset += clipFloats;
+        }
       }
       const started = performance.now();
-      const out = await backbone.forward(all, all.length / frameFloats); // [M·V·T, L, P, D]
+      const out = await backbone.forward(all, clipCount * numFrames, { transfer: true }); // [M·V·T, L, P, D]
       backboneMs = performance.now() - started;
       offset = 0;
       for (const m of misses) {

@@ -56,6 +56,8 @@ const SHAPES: Record<string, readonly (readonly [number, number])[]> = {
   disc: [],
 };
 const SHAPE_NAMES = Object.keys(SHAPES);
+/** Shapes that look different after any turn short of a full one: the ones that rotate. */
+const ASYMMETRIC_SHAPES = ['triangle', 'ell'];
 
 /** Everything random about one clip; both classes of a pair draw it from the same distribution. */
 export interface SceneParams {
@@ -93,19 +95,26 @@ function hsv(h: number, s: number, v: number): [number, number, number] {
 export function sceneParams(rng: Rng, motion: Motion, width: number, height: number): SceneParams {
   const short = Math.min(width, height);
   const hue = rng.next();
-  const radius = short * rng.uniform(0.12, 0.2);
+  // Sizes and paths are generous on purpose: the motion must be visible in coarse pooled
+  // features (a 2×2 grid) even of a random, untrained backbone, as in the demo. Rotating objects
+  // are large and near the centre, so their asymmetric parts sweep across the grid cells.
+  const radius = short * (motion === 'rotation' ? rng.uniform(0.24, 0.3) : rng.uniform(0.14, 0.22));
   const margin = radius * 1.3; // every outline lies within 1.3 radii: objects stay whole in the frame
   const scaleTo = motion === 'scale' ? rng.uniform(1.15, 1.4) : 1;
   const reach = margin * scaleTo;
   const span = (lo: number, hi: number): [number, number] => {
-    const length = (hi - lo) * rng.uniform(0.35, 0.75);
+    const length = (hi - lo) * rng.uniform(0.6, 0.95);
     const start = lo + rng.next() * (hi - lo - length);
     return [start, start + length];
   };
   const place = (lo: number, hi: number): number => lo + rng.next() * Math.max(0, hi - lo);
   let from: [number, number] = [place(reach, width - reach), place(reach, height - reach)];
   let to: [number, number] = [...from];
-  if (motion === 'horizontal') {
+  if (motion === 'rotation') {
+    const jitter = 0.08 * short;
+    from = [width / 2 + rng.uniform(-jitter, jitter), height / 2 + rng.uniform(-jitter, jitter)];
+    to = [...from];
+  } else if (motion === 'horizontal') {
     const [a, b] = span(margin, width - margin);
     from = [a, from[1]];
     to = [b, from[1]];
@@ -117,16 +126,20 @@ export function sceneParams(rng: Rng, motion: Motion, width: number, height: num
   const orbitMargin = margin * 0.8; // orbiting objects are drawn at scale 0.8
   const orbitR = Math.min(rng.uniform(0.15, 0.3) * short, short / 2 - orbitMargin);
   return {
-    shape: SHAPE_NAMES[rng.int(SHAPE_NAMES.length)]!,
-    color: hsv(hue, rng.uniform(0.55, 1), rng.uniform(0.75, 1)),
-    marker: hsv((hue + 0.5) % 1, rng.uniform(0.3, 0.8), rng.uniform(0.85, 1)),
-    background: hsv(rng.next(), rng.uniform(0, 0.6), rng.uniform(0.05, 0.35)),
+    shape: motion === 'rotation' ? ASYMMETRIC_SHAPES[rng.int(ASYMMETRIC_SHAPES.length)]! : SHAPE_NAMES[rng.int(SHAPE_NAMES.length)]!,
+    // Any hue, but always a light object on a dark background with a dark marker: the contrast
+    // keeps one sign, so even random features see the object the same way in every clip.
+    color: hsv(hue, rng.uniform(0.1, 0.45), rng.uniform(0.8, 1)),
+    marker: hsv((hue + 0.5) % 1, rng.uniform(0.3, 0.8), rng.uniform(0.1, 0.3)),
+    background: hsv(rng.next(), rng.uniform(0, 0.5), rng.uniform(0.05, 0.3)),
     noise: rng.uniform(0, 28),
     radius,
-    angle: rng.uniform(0, 2 * Math.PI),
+    // Rotations start within a quarter turn of pointing right, so cw and ccw clips start and end
+    // in different orientations; the set of orientations a pair visits is still the same.
+    angle: motion === 'rotation' ? rng.uniform(-0.25, 0.25) * Math.PI : rng.uniform(0, 2 * Math.PI),
     from,
     to,
-    turn: motion === 'rotation' ? rng.uniform(0.5, 1.5) * Math.PI : 0,
+    turn: motion === 'rotation' ? rng.uniform(1, 1.6) * Math.PI : 0,
     scaleFrom: motion === 'scale' ? rng.uniform(0.45, 0.65) : 1,
     scaleTo,
     orbit: {
@@ -308,7 +321,7 @@ export interface SynthOptions {
 }
 
 export const SYNTH_DEFAULTS: Omit<SynthOptions, 'onProgress'> = {
-  classes: 4, trainPerClass: 16, valPerClass: 8, seconds: 2, width: 160, height: 120, fps: 15, seed: 0, concurrency: 2,
+  classes: 4, trainPerClass: 32, valPerClass: 16, seconds: 2, width: 160, height: 120, fps: 15, seed: 0, concurrency: 2,
 };
 
 export interface SynthSummary {
