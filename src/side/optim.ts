@@ -169,8 +169,8 @@ export class AdamW {
     if (this.pending !== undefined) {
       this.loadPending(layout);
     } else {
-      this.m = tf.variable(tf.zeros([total]), false);
-      this.v = tf.variable(tf.zeros([total]), false);
+      this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false)); // tidy frees the zeros the variable copied
+      this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
     }
     return layout;
   }

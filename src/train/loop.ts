@@ -90,7 +90,7 @@ export async function train(
     const totalSteps = opts.epochs * stepsPerEpoch;
     const schedule = { baseLr: opts.lr, warmupSteps: opts.warmupEpochs * stepsPerEpoch, totalSteps };
 
-    let point: ResumePoint = { epoch: 0, stepInEpoch: 0, step: 0, optimizerStep: 0 };
+    let point: ResumePoint = { epoch: 0, stepInEpoch: 0, position: 0, step: 0, optimizerStep: 0 };
     let metrics: MetricsRecord[] = [];
     if (previous) {
       const ckpt = await readCheckpoint(path.join(runDir, RUN_FILES.last));
@@ -148,9 +148,9 @@ export async function train(
     let bestTop1 = manifest.progress.bestTop1;
     let step = point.step;
     const files = new Set<string>([runDir]);
-    const checkpoint = async (epoch: number, stepInEpoch: number): Promise<void> => {
+    const checkpoint = async (epoch: number, stepInEpoch: number, position: number): Promise<void> => {
       const file = await saveLastCheckpoint(runDir, getSideWeights(net!), optimizer.getState(), {
-        epoch, stepInEpoch, step, optimizerStep: optimizer.step,
+        epoch, stepInEpoch, position, step, optimizerStep: optimizer.step,
       });
       manifest.progress.epoch = epoch;
       manifest.progress.step = step;
@@ -161,13 +161,18 @@ export async function train(
     for (let epoch = point.epoch; epoch < opts.epochs; epoch++) {
       const epochStarted = performance.now();
       const firstStep = epoch === point.epoch ? point.stepInEpoch : 0;
+      const firstPosition = epoch === point.epoch ? point.position : 0;
       const order = createRng(`${opts.seed}/shuffle/${epoch}`).shuffle(trainSet.items.map((_, i) => i));
-      const todo = order.slice(firstStep * opts.batchSize * opts.accumulate).map((i) => trainSet.items[i]!).filter((it) => !skipped.has(it.path));
+      // Videos in epoch order from the resume point, each with its position in the order: a
+      // checkpoint records how far the epoch got, skipped videos included.
+      const todo = order.slice(firstPosition).map((i, k) => ({ ...trainSet.items[i]!, position: firstPosition + k }))
+        .filter((it) => !skipped.has(it.path));
+      let position = firstPosition; // videos of the order consumed by applied steps
       const fromCacheBefore = cache?.stats.hits ?? 0;
       const missesBefore = cache ? cache.stats.misses + cache.stats.damaged : 0;
       emit({ type: 'epoch-start', epoch: epoch + 1, epochs: opts.epochs, steps: stepsPerEpoch, fromCache: false });
 
-      const plan = (item: DatasetItem): ViewPlan => {
+      const plan = (item: DatasetItem & { position: number }): ViewPlan => {
         const view = cache ? epoch % opts.cacheViews : 0;
         return {
           clip: {
@@ -186,7 +191,7 @@ export async function train(
       const time = { decodeMs: 0, backboneMs: 0, sideMs: 0 };
       let stopped = false;
       try {
-        for await (const batch of featureBatches(todo, {
+        for await (const batch of featureBatches<(typeof todo)[number]>(todo, {
           backbone, numFrames: opts.numFrames, batchSize: opts.batchSize, concurrency: opts.workers, cache, plan, onSkip, signal,
         })) {
           const sideStarted = performance.now();
@@ -205,6 +210,7 @@ export async function train(
           for (const g of grads.values()) g.dispose();
           accumulated += b;
           microBatches++;
+          const consumed = batch.items[b - 1]!.position + 1;
           lossSum += loss * b;
           correctSum += correct;
           top5Sum += correctTop5;
@@ -216,6 +222,7 @@ export async function train(
             accumulated = 0;
             step++;
             stepInEpoch++;
+            position = consumed;
             applied = true;
           }
           const sideMs = performance.now() - sideStarted;
@@ -248,7 +255,7 @@ export async function train(
         accumulator.dispose();
       }
       if (stopped || signal.aborted) {
-        await checkpoint(epoch, stepInEpoch);
+        await checkpoint(epoch, stepInEpoch, position);
         files.add(path.join(runDir, RUN_FILES.last));
         const seconds = (performance.now() - started) / 1000;
         emit({ type: 'end', status: 'stopped', seconds, bestTop1: bestTop1 ?? undefined, files: [...files], message: `stopped at step ${step}; resume with --resume` });
@@ -292,7 +299,7 @@ export async function train(
         files.add(file);
         emit({ type: 'checkpoint', path: file, kind: 'best' });
       }
-      await checkpoint(epoch + 1, 0);
+      await checkpoint(epoch + 1, 0, 0);
       files.add(path.join(runDir, RUN_FILES.last));
       const summary: EpochSummary = {
         epoch: epoch + 1, trainLoss: trainRecord.loss, trainTop1: trainRecord.top1, val, seconds, fromCache, lr, best,

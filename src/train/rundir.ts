@@ -62,10 +62,14 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-/** Where a resumed run picks up: after `stepInEpoch` optimiser steps of `epoch` (0-based). */
+/**
+ * Where a resumed run picks up: after `stepInEpoch` optimiser steps of `epoch` (0-based), which
+ * consumed the first `position` videos of that epoch's shuffled order (skipped ones included).
+ */
 export interface ResumePoint {
   epoch: number;
   stepInEpoch: number;
+  position: number;
   step: number;
   optimizerStep: number;
 }
@@ -108,6 +112,7 @@ export async function saveLastCheckpoint(
     format: 'losa-checkpoint',
     epoch: String(point.epoch),
     stepInEpoch: String(point.stepInEpoch),
+    position: String(point.position),
     step: String(point.step),
     optimizerStep: String(optimizer.step),
   });
@@ -139,7 +144,10 @@ export async function readCheckpoint(file: string): Promise<{
     const m = st.metadata;
     const point =
       m.format === 'losa-checkpoint'
-        ? { epoch: Number(m.epoch), stepInEpoch: Number(m.stepInEpoch), step: Number(m.step), optimizerStep: Number(m.optimizerStep) }
+        ? {
+            epoch: Number(m.epoch), stepInEpoch: Number(m.stepInEpoch), position: Number(m.position), step: Number(m.step),
+            optimizerStep: Number(m.optimizerStep),
+          }
         : null;
     if (point && !Object.values(point).every(Number.isSafeInteger)) {
       throw new LosaError(`${file}: checkpoint metadata is damaged (${JSON.stringify(m)})`);
