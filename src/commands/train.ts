@@ -30,6 +30,7 @@ Side network
   --rank R  --temporal-rank R  --spatial-rank R    (defaults ${D.rank}, ${D.temporalRank}, ${D.spatialRank})
 Optimisation
   --epochs N (${D.epochs})  --batch-size N (${D.batchSize})  --accumulate K (${D.accumulate})
+  --side-batch N          clips per side-network call (default: what fits 32 MiB of activations)
   --lr X (${D.lr})  --weight-decay X (${D.weightDecay})  --warmup-epochs N (${D.warmupEpochs})
   --label-smoothing X (${D.labelSmoothing})  --seed N (${D.seed})
 Sampling
@@ -58,7 +59,7 @@ export const command: Command = {
     out: { type: 'string' }, backbone: { type: 'string' }, weights: { type: 'string' }, 'image-size': { type: 'string' }, pool: { type: 'string' },
     layers: { type: 'string' }, device: { type: 'string' }, chunk: { type: 'string' }, 'backbone-seed': { type: 'string' },
     side: { type: 'string' }, rank: { type: 'string' }, 'temporal-rank': { type: 'string' }, 'spatial-rank': { type: 'string' },
-    epochs: { type: 'string' }, 'batch-size': { type: 'string' }, accumulate: { type: 'string' }, lr: { type: 'string' },
+    epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'side-batch': { type: 'string' }, accumulate: { type: 'string' }, lr: { type: 'string' },
     'weight-decay': { type: 'string' }, 'warmup-epochs': { type: 'string' }, 'label-smoothing': { type: 'string' },
     seed: { type: 'string' }, 'num-frames': { type: 'string' }, sampling: { type: 'string' }, stride: { type: 'string' },
     flip: { type: 'boolean' }, 'crop-scale': { type: 'string' }, 'val-views': { type: 'string' }, 'val-crops': { type: 'string' }, cache: { type: 'string' },
@@ -91,6 +92,7 @@ export const command: Command = {
       epochs: int(values, 'epochs', D.epochs, 1),
       batchSize: int(values, 'batch-size', D.batchSize, 1),
       accumulate: int(values, 'accumulate', D.accumulate, 1),
+      sideBatch: values['side-batch'] === undefined ? undefined : int(values, 'side-batch', 8, 1),
       lr: num(values, 'lr', D.lr, 0),
       weightDecay: num(values, 'weight-decay', D.weightDecay, 0),
       warmupEpochs: num(values, 'warmup-epochs', D.warmupEpochs, 0),

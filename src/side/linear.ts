@@ -18,7 +18,7 @@ export function head(x: tf.Tensor2D, param: ParamLookup, config: SideConfig, bat
   const { numFrames: T, tokens: P, width: D } = config;
   const gamma = param('norm.weight') as tf.Tensor1D, beta = param('norm.bias') as tf.Tensor1D;
   const y = taped ? layerNorm(x, gamma, beta, config.layerNormEps) : layerNormForward(x, gamma, beta, config.layerNormEps).y; // [B·T·P, D]
-  const pooled = tf.mean(y.reshape([batch, T * P, D]), 1) as tf.Tensor2D; // [B, D]
+  const pooled = tf.mean(tf.reshape(y, [batch, T * P, D]), 1) as tf.Tensor2D; // [B, D]
   const weight = param('head.weight') as tf.Tensor2D, bias = param('head.bias') as tf.Tensor1D;
   return taped ? linear(pooled, weight, bias) : linearForward(pooled, weight, bias); // [B, K]
 }

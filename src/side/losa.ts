@@ -94,7 +94,7 @@ function blockForward(b: tf.Tensor2D, sPrev: tf.Tensor2D | undefined, p: BlockPa
   const x = sPrev === undefined ? b : (tf.add(b, sPrev) as tf.Tensor2D);
   const ln = layerNormForward(x, p.normW, p.normB, d.eps); // CL [B·T·P, D]
 
-  const zt = tf.transpose(ln.y.reshape([B * T, P * D])).reshape([P * D * B, T]) as tf.Tensor2D; // TL
+  const zt = tf.reshape(tf.transpose(tf.reshape(ln.y, [B * T, P * D])), [P * D * B, T]) as tf.Tensor2D; // TL
   const g1 = geluForward(linearForward(zt, p.t1W, p.t1b), d.act); // [P·D·B, r_t]
   const z1 = tf.add(zt, linearForward(g1.y as tf.Tensor2D, p.t2W, p.t2b)) as tf.Tensor2D; // TL
 
@@ -102,12 +102,12 @@ function blockForward(b: tf.Tensor2D, sPrev: tf.Tensor2D | undefined, p: BlockPa
   let z2: tf.Tensor2D | undefined;
   let g2: GeluSaved | undefined;
   if (P > 1) {
-    const zs = tf.transpose(z1.reshape([P, D * B * T])) as tf.Tensor2D; // SL [D·B·T, P]
+    const zs = tf.transpose(tf.reshape(z1, [P, D * B * T])) as tf.Tensor2D; // SL [D·B·T, P]
     g2 = geluForward(linearForward(zs, p.s1W!, p.s1b!), d.act); // [D·B·T, r_s]
     z2 = tf.add(zs, linearForward(g2.y as tf.Tensor2D, p.s2W!, p.s2b!)) as tf.Tensor2D; // SL
-    zc = tf.transpose(z2.reshape([D, B * T * P])) as tf.Tensor2D; // CL
+    zc = tf.transpose(tf.reshape(z2, [D, B * T * P])) as tf.Tensor2D; // CL
   } else {
-    zc = tf.transpose(z1.reshape([D, B * T])) as tf.Tensor2D; // CL [B·T, D] (TL is [D·B, T] here)
+    zc = tf.transpose(tf.reshape(z1, [D, B * T])) as tf.Tensor2D; // CL [B·T, D] (TL is [D·B, T] here)
   }
   const g3 = geluForward(linearForward(zc, p.c1W, p.c1b), d.act); // [B·T·P, r]
   const delta = linearForward(g3.y as tf.Tensor2D, p.c2W, p.c2b); // CL
@@ -120,30 +120,30 @@ function blockBackward(ds: tf.Tensor2D, saved: BlockSaved, p: BlockParams, d: Di
   const { T, P, D, batch: B } = d;
   // Channel mixer (dΔ = ds). Its input transposed, [D, B·T·P], is SL (or TL when P = 1).
   const c2 = linearBackward(ds, saved.gelu3.y as tf.Tensor2D, p.c2W);
-  const zcT = (P > 1 ? saved.z2! : saved.z1).reshape([D, B * T * P]) as tf.Tensor2D;
+  const zcT = tf.reshape(P > 1 ? saved.z2! : saved.z1, [D, B * T * P]) as tf.Tensor2D;
   const c1 = linearBackward(geluBackward(c2.dx, saved.gelu3) as tf.Tensor2D, undefined, p.c1W, zcT);
   // Spatial mixer (residual: the gradient passes by and through the MLP).
   let dz1: tf.Tensor2D; // TL [P·D·B, T]
   const spatialGrads: tf.Tensor[] = [];
   if (P > 1) {
-    const dz2 = tf.transpose(c1.dx.reshape([B * T * P, D])).reshape([D * B * T, P]) as tf.Tensor2D; // SL
+    const dz2 = tf.reshape(tf.transpose(tf.reshape(c1.dx, [B * T * P, D])), [D * B * T, P]) as tf.Tensor2D; // SL
     const s2 = linearBackward(dz2, saved.gelu2!.y as tf.Tensor2D, p.s2W!);
-    const zsT = saved.z1.reshape([P, D * B * T]) as tf.Tensor2D; // the spatial input, transposed
+    const zsT = tf.reshape(saved.z1, [P, D * B * T]) as tf.Tensor2D; // the spatial input, transposed
     const s1 = linearBackward(geluBackward(s2.dx, saved.gelu2!) as tf.Tensor2D, undefined, p.s1W!, zsT);
     const dzs = tf.add(dz2, s1.dx); // SL
-    dz1 = tf.transpose(dzs.reshape([D * B * T, P])).reshape([P * D * B, T]) as tf.Tensor2D; // TL
+    dz1 = tf.reshape(tf.transpose(tf.reshape(dzs, [D * B * T, P])), [P * D * B, T]) as tf.Tensor2D; // TL
     spatialGrads.push(s1.dweight, s1.dbias, s2.dweight, s2.dbias);
   } else {
-    dz1 = tf.transpose(c1.dx).reshape([D * B, T]) as tf.Tensor2D; // TL
+    dz1 = tf.reshape(tf.transpose(c1.dx), [D * B, T]) as tf.Tensor2D; // TL
   }
   // Temporal mixer.
   const t2 = linearBackward(dz1, saved.gelu1.y as tf.Tensor2D, p.t2W);
   const t1 = linearBackward(geluBackward(t2.dx, saved.gelu1) as tf.Tensor2D, saved.zt, p.t1W);
   const dzt = tf.add(dz1, t1.dx); // TL [P·D·B, T]
-  const dz0 = tf.transpose(dzt.reshape([P * D, B * T])).reshape([B * T * P, D]) as tf.Tensor2D; // CL
+  const dz0 = tf.reshape(tf.transpose(tf.reshape(dzt, [P * D, B * T])), [B * T * P, D]) as tf.Tensor2D; // CL
   // dβ = Σ over (clip, frame, token) of dz0, summed while TL has rows (token, channel, clip):
   // [P, D, B·T] over its last axis, then over P (cheaper than a column sum of dz0).
-  const dbeta = tf.sum(tf.sum(dzt.reshape([P, D, B * T]), 2), 0) as tf.Tensor1D; // [D]
+  const dbeta = tf.sum(tf.sum(tf.reshape(dzt, [P, D, B * T]), 2), 0) as tf.Tensor1D; // [D]
   // The first block's input is the features alone: no gradient flows further back from it.
   const ln = layerNormBackward(dz0, p.normW, saved.ln, dbeta, hasPrev);
   const grads: tf.Tensor[] = [

@@ -90,9 +90,9 @@ export class AdamW {
         if (grad.size !== layout.sizes[i]) {
           throw new LosaError(`gradient for ${name} has shape [${grad.shape.join(', ')}], expected [${layout.shapes[i]!.join(', ')}]`);
         }
-        return grad.reshape([-1]);
+        return tf.reshape(grad, [-1]);
       })); // [total]
-      const p = tf.concat(layout.names.map((name) => variables.get(name)!.reshape([-1]))); // [total]
+      const p = tf.concat(layout.names.map((name) => tf.reshape(variables.get(name)!, [-1]))); // [total]
       const mNew = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
       const vNew = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
       const denom = tf.add(tf.mul(tf.sqrt(vNew), invSqrtBc2), this.epsilon);
@@ -228,7 +228,7 @@ function scatterToVariables(flat: tf.Tensor1D, layout: Layout, variables: Map<st
   }
   tf.tidy(() => {
     const parts = tf.split(flat, layout.sizes);
-    layout.names.forEach((name, i) => variables.get(name)!.assign(parts[i]!.reshape(layout.shapes[i]!)));
+    layout.names.forEach((name, i) => variables.get(name)!.assign(tf.reshape(parts[i]!, layout.shapes[i]!)));
   });
 }
 

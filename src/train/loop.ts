@@ -85,6 +85,9 @@ export async function train(
     );
     net = createSideNetwork(sideConfig, opts.seed);
 
+    // Clips per side-network call: the backward keeps activations per clip, so a budget bounds
+    // the side network's memory whatever the batch size (the batch's gradient is accumulated).
+    const sideClips = sideClipsPerCall(sideConfig, opts.batchSize, opts.sideBatch);
     const batchesPerEpoch = Math.ceil(trainSet.items.length / opts.batchSize);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / opts.accumulate);
     const totalSteps = opts.epochs * stepsPerEpoch;
@@ -196,18 +199,14 @@ export async function train(
         })) {
           const sideStarted = performance.now();
           const b = batch.items.length;
-          const labels = tf.tensor1d(batch.items.map((it) => it.label), 'int32');
-          const { loss, correct, correctTop5, grads } = computeGradients(net, batch.features, labels, opts.labelSmoothing);
-          labels.dispose();
+          const { loss, correct, correctTop5 } = accumulateGradients(tf, net, batch.features, batch.items.map((it) => it.label), {
+            clipsPerCall: sideClips, smoothing: opts.labelSmoothing, accumulator,
+          });
           if (!Number.isFinite(loss)) {
-            for (const g of grads.values()) g.dispose();
-            accumulator.dispose();
             throw new LosaError(
               `loss became ${loss} at step ${step + 1} (epoch ${epoch + 1}); stopped, the last good checkpoint is kept in ${path.join(runDir, RUN_FILES.last)}`,
             );
           }
-          accumulator.add(grads, b);
-          for (const g of grads.values()) g.dispose();
           accumulated += b;
           microBatches++;
           const consumed = batch.items[b - 1]!.position + 1;
@@ -321,7 +320,53 @@ export async function train(
   }
 }
 
-function applyAccumulated(
+/**
+ * Bytes the side network's training step holds per clip (wasm heap, measured: about 58 per
+ * feature value for D = 192 and 768), with a margin.
+ */
+export function sideBytesPerClip(c: { numFrames: number; numLayers: number; tokens: number; width: number }): number {
+  return 64 * c.numFrames * c.numLayers * c.tokens * c.width;
+}
+
+/** The side network's activation budget per call (see sideBytesPerClip). */
+export const SIDE_MEMORY_BYTES = 32 * 2 ** 20;
+
+/** Clips per side-network call: `sideBatch` when given, else what fits SIDE_MEMORY_BYTES; at most the batch. */
+export function sideClipsPerCall(c: Parameters<typeof sideBytesPerClip>[0], batchSize: number, sideBatch?: number): number {
+  return Math.max(1, Math.min(batchSize, sideBatch ?? Math.floor(SIDE_MEMORY_BYTES / sideBytesPerClip(c))));
+}
+
+/**
+ * Gradients of one batch, in calls of at most `clipsPerCall` clips, added to the accumulator
+ * weighted by their clip counts. Returns the batch's mean loss and its hit counts; a non-finite
+ * loss returns at once (nothing more is accumulated).
+ */
+export function accumulateGradients(
+  tf: Awaited<ReturnType<typeof initTf>>['tf'],
+  net: SideNetwork,
+  features: Float32Array, // [B, T, L, P, D]
+  labels: number[],
+  o: { clipsPerCall: number; smoothing: number; accumulator: GradientAccumulator },
+): { loss: number; correct: number; correctTop5: number } {
+  const perClip = features.length / labels.length;
+  let lossSum = 0, correct = 0, correctTop5 = 0;
+  for (let first = 0; first < labels.length; first += o.clipsPerCall) {
+    const part = labels.slice(first, first + o.clipsPerCall);
+    const y = tf.tensor1d(part, 'int32');
+    const r = computeGradients(net, features.subarray(first * perClip, (first + part.length) * perClip), y, o.smoothing);
+    y.dispose();
+    if (Number.isFinite(r.loss)) o.accumulator.add(r.grads, part.length);
+    for (const g of r.grads.values()) g.dispose();
+    if (!Number.isFinite(r.loss)) return { loss: r.loss, correct, correctTop5 };
+    lossSum += r.loss * part.length;
+    correct += r.correct;
+    correctTop5 += r.correctTop5;
+  }
+  return { loss: lossSum / labels.length, correct, correctTop5 };
+}
+
+/** One AdamW step with the mean of the accumulated gradients (Σ weight·grad / total). */
+export function applyAccumulated(
   tf: Awaited<ReturnType<typeof initTf>>['tf'],
   accumulator: GradientAccumulator,
   total: number,

@@ -27,6 +27,11 @@ export interface TrainOptions {
   backboneSeed: number;
   epochs: number;
   batchSize: number;
+  /**
+   * Clips per side-network call (the batch's gradient is accumulated over the calls); default:
+   * as many as fit SIDE_MEMORY_BYTES of activations, so memory is bounded whatever the batch.
+   */
+  sideBatch?: number;
   accumulate: number;
   numFrames: number;
   lr: number;

@@ -41,7 +41,7 @@ export interface PipelineOptions<I extends PipelineItem> {
   batchSize: number;
   /** Concurrent decoders (default 2). */
   concurrency?: number;
-  /** Decoded clips held ahead of the consumer (default 2 × batchSize). */
+  /** Decoded clips held ahead of the consumer (default batchSize: the next batch decodes while this one computes). */
   prefetch?: number;
   cache?: FeatureCache;
   plan(item: I): ViewPlan;
@@ -93,30 +93,28 @@ export async function* featureBatches<I extends PipelineItem>(
     const misses = batch.flatMap((b, i) => (b.loaded.kind === 'frames' ? [{ i, loaded: b.loaded }] : []));
     let backboneMs = 0;
     if (misses.length > 0) {
+      // Every clip of every miss, in order; each lands at its place in `features`.
+      const clips = misses.flatMap((m) => m.loaded.clips.map((frames, v) => ({ frames, at: (m.i * views + v) * perClip })));
       const size = misses[0]!.loaded.size;
       const clipFloats = numFrames * 3 * size * size;
-      const clipCount = misses.reduce((n, m) => n + m.loaded.clips.length, 0);
-      const all = new Float32Array(clipCount * clipFloats); // [M·V·T, 3, S, S]
-      let offset = 0;
-      for (const m of misses) {
-        for (const clip of m.loaded.clips) {
-          normalizeFrames(clip, numFrames, size, mean, std, all, offset);
-          offset += clipFloats;
-        }
-      }
+      // Frames go to the backbone a chunk at a time, so the float32 copy of the batch never
+      // exists whole: memory follows the chunk size, not the batch size.
+      const perCall = Math.max(1, Math.floor(backbone.chunk / numFrames));
       const started = performance.now();
-      const out = await backbone.forward(all, clipCount * numFrames, { transfer: true }); // [M·V·T, L, P, D]
+      for (let first = 0; first < clips.length; first += perCall) {
+        const group = clips.slice(first, first + perCall);
+        const input = new Float32Array(group.length * clipFloats); // [G·T, 3, S, S]
+        group.forEach((c, g) => normalizeFrames(c.frames, numFrames, size, mean, std, input, g * clipFloats));
+        const out = await backbone.forward(input, group.length * numFrames, { transfer: true }); // [G·T, L, P, D]
+        group.forEach((c, g) => features.set(out.subarray(g * perClip, (g + 1) * perClip), c.at));
+      }
       backboneMs = performance.now() - started;
-      offset = 0;
-      for (const m of misses) {
-        const n = m.loaded.views * perClip;
-        const slice = out.subarray(offset, offset + n);
-        features.set(slice, m.i * views * perClip);
-        offset += n;
-        if (cache && m.loaded.key) {
-          const per = perClip / numFrames;
-          const shape = [m.loaded.views, numFrames, backbone.layers.length, backbone.tokens, per / (backbone.layers.length * backbone.tokens)];
-          await cache.put(m.loaded.key, { shape, data: slice.slice() }, { path: batch[m.i]!.item.path });
+      if (cache) {
+        const shape = [views, numFrames, backbone.layers.length, backbone.tokens, backbone.width];
+        for (const m of misses) {
+          if (!m.loaded.key) continue;
+          const data = features.slice(m.i * views * perClip, (m.i + 1) * views * perClip);
+          await cache.put(m.loaded.key, { shape, data }, { path: batch[m.i]!.item.path });
         }
       }
     }
@@ -135,7 +133,7 @@ export async function* featureBatches<I extends PipelineItem>(
 
   const stream = prefetch(items, (item) => load(item), {
     concurrency: options.concurrency ?? 2,
-    prefetch: options.prefetch ?? 2 * batchSize,
+    prefetch: options.prefetch ?? batchSize,
   });
   for await (const result of stream) {
     if (options.signal?.aborted) break;
