@@ -22,12 +22,21 @@ function topHelp(): string {
   ].join('\n');
 }
 
+/**
+ * True under a CI service (`CI` or `CONTINUOUS_INTEGRATION` set, and not to 0 or false), the
+ * test Ink itself uses: there Ink draws nothing until the end, so losa prints plain lines.
+ */
+export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const set = (key: string) => env[key] !== undefined && env[key] !== '0' && env[key] !== 'false';
+  return set('CI') || set('CONTINUOUS_INTEGRATION');
+}
+
 export function defaultIO(): CommandIO {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
-    isTTY: Boolean(process.stdout.isTTY),
+    isTTY: Boolean(process.stdout.isTTY) && !inCi(),
     debug: false,
     cwd: process.cwd(),
   };

@@ -2,11 +2,24 @@
 // dashboard on fake terminal streams.
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { inCi } from '../src/cli.js';
 import { createRenderer, pickRenderMode } from '../src/ui/index.js';
 import { PlainLines } from '../src/ui/plain.js';
 import { sampleRunEvents, sampleRunInfo, sampleSteps } from '../src/ui/sample.js';
 import type { LosaEvent } from '../src/train/events.js';
+
+// Under CI (a `CI` variable) Ink draws only the last frame, at unmount; these tests are about
+// drawing on a terminal, so Ink must load without it. Ink loads lazily, after this runs.
+const savedCiEnv = vi.hoisted(() => {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  return saved;
+});
+afterAll(() => {
+  for (const [key, value] of Object.entries(savedCiEnv)) if (value !== undefined) process.env[key] = value;
+});
 
 class Sink extends Writable {
   text = '';
@@ -70,6 +83,16 @@ describe('pickRenderMode', () => {
     expect(pickRenderMode({ isTTY: false })).toBe('plain');
     expect(pickRenderMode({ isTTY: false, quietWhenPlain: true })).toBe('quiet');
     expect(pickRenderMode({ isTTY: true, quietWhenPlain: true })).toBe('tui');
+  });
+
+  it('counts a CI service as no terminal, as Ink does', () => {
+    expect(inCi({})).toBe(false);
+    expect(inCi({ CI: 'true' })).toBe(true);
+    expect(inCi({ CI: '1' })).toBe(true);
+    expect(inCi({ CI: '' })).toBe(true);
+    expect(inCi({ CI: '0' })).toBe(false);
+    expect(inCi({ CI: 'false' })).toBe(false);
+    expect(inCi({ CONTINUOUS_INTEGRATION: 'yes' })).toBe(true);
   });
 });
 

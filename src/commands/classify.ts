@@ -1,10 +1,12 @@
 // `losa classify`: top-K labels for video or image files, with a trained run.
 import path from 'node:path';
 import { UsageError, oneLine } from '../errors.js';
-import { loadTrainedRun, predictItems, rankClasses } from '../train/index.js';
+import { predictItems, rankClasses } from '../train/index.js';
 import { createRenderer, pickRenderMode } from '../ui/index.js';
-import { bool, choice, int, str } from './args.js';
+import { bool, int } from './args.js';
+import { TRAINED_RUN_OPTIONS, openTrainedRun, testViews } from './run-options.js';
 import type { Command } from './command.js';
+import { reportInputError } from './report.js';
 
 const usage = `Usage: losa classify INPUT... --checkpoint RUN_DIR [options]
 
@@ -27,25 +29,16 @@ export const command: Command = {
   summary: 'classify video or image files with a trained run',
   usage,
   options: {
-    checkpoint: { type: 'string' }, top: { type: 'string' }, views: { type: 'string' }, crops: { type: 'string' },
-    weights: { type: 'string' }, device: { type: 'string' }, chunk: { type: 'string' }, last: { type: 'boolean' },
-    json: { type: 'boolean' }, workers: { type: 'string' },
+    ...TRAINED_RUN_OPTIONS, top: { type: 'string' },
   },
   async run({ values, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('Expected at least one INPUT file (see `losa classify --help`)');
-    const runDir = str(values, 'checkpoint');
-    if (!runDir) throw new UsageError('Expected `--checkpoint` to be given, got undefined');
     const top = int(values, 'top', 3, 1);
-    const views = int(values, 'views', 1, 1);
-    const crops = Number(choice(values, 'crops', ['1', '3'] as const, '1')) as 1 | 3;
+    const { views, crops, workers } = testViews(values);
     const json = bool(values, 'json');
-    const run = await loadTrainedRun(runDir, {
-      device: choice(values, 'device', ['cpu', 'cuda'] as const, 'cpu'),
-      chunk: values.chunk === undefined ? undefined : int(values, 'chunk', 1, 1),
-      weights: str(values, 'weights'),
-      which: bool(values, 'last') ? 'last' : 'best',
-    });
-    const renderer = createRenderer(pickRenderMode({ isTTY: io.isTTY && positionals.length > 1, quietWhenPlain: true }), io, { kind: 'progress' });
+    const run = await openTrainedRun(values);
+    const mode = pickRenderMode({ isTTY: io.isTTY && positionals.length > 1, quietWhenPlain: true });
+    const renderer = createRenderer(mode, io, { kind: 'progress' });
     try {
       const { manifest, backbone } = run;
       if (backbone.randomWeights && !json) io.stderr.write('losa: note: the backbone has random weights (no pretrained ViT was given)\n');
@@ -66,13 +59,13 @@ export const command: Command = {
         const message = oneLine(reason.includes(input) ? reason : `${input}: ${reason}`);
         if (json) lines[index] = JSON.stringify({ input, error: message });
         else {
-          io.stderr.write(`losa: error: ${message}\n`);
+          reportInputError(renderer, mode, io, message);
           lines[index] = '';
         }
         flush();
       };
       for await (const { item, probabilities } of predictItems(run.net, items, {
-        backbone, numFrames: manifest.sampling.numFrames, batchSize: 8, concurrency: int(values, 'workers', 2, 1),
+        backbone, numFrames: manifest.sampling.numFrames, batchSize: 8, concurrency: workers,
         clip: { numFrames: manifest.sampling.numFrames, size: manifest.sampling.size, mode: 'test', stride: manifest.sampling.stride, views, crops },
         seed: 'classify',
         onSkip: (it, reason) => fail(it.index, it.path, reason),
@@ -86,7 +79,7 @@ export const command: Command = {
         flush();
       }
       await renderer.close();
-      if (!json && failed > 0) io.stderr.write(`losa: ${failed} of ${items.length} input(s) failed (${path.basename(runDir)})\n`);
+      if (!json && failed > 0) io.stderr.write(`losa: ${failed} of ${items.length} input(s) failed (${path.basename(run.runDir)})\n`);
       return failed > 0 ? 1 : 0;
     } finally {
       await renderer.close();

@@ -10,7 +10,7 @@ export interface CommandIO {
   stderr: Writable & { isTTY?: boolean };
   /** Standard input, for keys (q to stop training) when it is a terminal. */
   stdin: NodeJS.ReadStream;
-  /** Whether stdout is a terminal (the dashboard and progress bars draw only then). */
+  /** Whether stdout is a terminal outside CI (the dashboard and progress bars draw only then). */
   isTTY: boolean;
   debug: boolean;
   /** Where relative paths are resolved. */

@@ -2,10 +2,12 @@
 import path from 'node:path';
 import { openDataset } from '../data/index.js';
 import { LosaError, UsageError } from '../errors.js';
-import { FeatureCache, RUN_FILES, evaluateFeatures, loadTrainedRun } from '../train/index.js';
+import { FeatureCache, RUN_FILES, evaluateFeatures } from '../train/index.js';
 import { createRenderer, pickRenderMode, writeConfusion } from '../ui/index.js';
-import { bool, choice, int, requireStr, str } from './args.js';
+import { bool, int, requireStr, str } from './args.js';
+import { TRAINED_RUN_OPTIONS, openTrainedRun, testViews } from './run-options.js';
 import type { Command } from './command.js';
+import { reportInputError } from './report.js';
 
 const usage = `Usage: losa eval --data SRC --checkpoint RUN_DIR [options]
 
@@ -33,28 +35,20 @@ export const command: Command = {
   summary: 'evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix',
   usage,
   options: {
-    data: { type: 'string' }, checkpoint: { type: 'string' }, split: { type: 'string' }, views: { type: 'string' },
-    crops: { type: 'string' }, weights: { type: 'string' }, device: { type: 'string' }, chunk: { type: 'string' },
-    'batch-size': { type: 'string' }, cache: { type: 'string' }, workers: { type: 'string' }, last: { type: 'boolean' },
-    plot: { type: 'string' }, json: { type: 'boolean' },
+    ...TRAINED_RUN_OPTIONS, data: { type: 'string' }, split: { type: 'string' }, 'batch-size': { type: 'string' },
+    cache: { type: 'string' }, plot: { type: 'string' },
   },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see \`losa eval --help\`)`);
     const data = requireStr(values, 'data');
     const runDir = requireStr(values, 'checkpoint');
     const split = str(values, 'split') ?? 'val';
-    const views = int(values, 'views', 1, 1);
-    const crops = Number(choice(values, 'crops', ['1', '3'] as const, '1')) as 1 | 3;
+    const { views, crops, workers } = testViews(values);
     const batchSize = int(values, 'batch-size', 8, 1);
-    const workers = int(values, 'workers', 2, 1);
     const json = bool(values, 'json');
-    const run = await loadTrainedRun(runDir, {
-      device: choice(values, 'device', ['cpu', 'cuda'] as const, 'cpu'),
-      chunk: values.chunk === undefined ? undefined : int(values, 'chunk', 1, 1),
-      weights: str(values, 'weights'),
-      which: bool(values, 'last') ? 'last' : 'best',
-    });
-    const renderer = createRenderer(pickRenderMode({ isTTY: io.isTTY, json: false, quietWhenPlain: true }), io, { kind: 'progress' });
+    const run = await openTrainedRun(values);
+    const mode = pickRenderMode({ isTTY: io.isTTY, quietWhenPlain: true });
+    const renderer = createRenderer(mode, io, { kind: 'progress' });
     try {
       const { manifest, backbone } = run;
       const dataset = await openDataset(data, { split, classes: manifest.classes });
@@ -68,7 +62,7 @@ export const command: Command = {
         seed: `${(manifest.training as { seed?: number }).seed ?? 0}/val`,
         onSkip: (item, reason) => {
           skipped.push({ path: item.path, reason });
-          io.stderr.write(`losa: skipped ${item.path}: ${reason}\n`);
+          reportInputError(renderer, mode, io, reason.includes(item.path) ? reason : `${item.path}: ${reason}`, 'skipped');
         },
         onProgress: (done, total) => renderer.emit({ type: 'progress', label: `eval ${split}`, done, total }),
       });

@@ -11,6 +11,8 @@ import { formatBytes, parseBytes } from '../fsutil.js';
 import { createRng } from '../random.js';
 import { writeSafetensors } from '../safetensors.js';
 import { isImagePath, loadClips, normalizeFrames } from '../video/index.js';
+import { createRenderer, pickRenderMode } from '../ui/index.js';
+import { reportInputError } from './report.js';
 import {
   BACKBONE_PRESETS, canonicalConfigJson, loadBackbone, resolveBackboneConfig, DEFAULT_LAYERS, DEFAULT_POOL, type Backbone,
 } from '../backbone/index.js';
@@ -142,6 +144,10 @@ export const command: Command = {
     });
     banner(backbone, io);
     let failed = 0;
+    // Over many inputs: a progress bar on a terminal (and no line per file), quiet otherwise.
+    const many = inputs.length > 1;
+    const mode = many ? pickRenderMode({ isTTY: io.isTTY, quietWhenPlain: true }) : 'quiet';
+    const renderer = createRenderer(mode, io, { kind: 'progress' });
     try {
       // Decode the next input while the backbone runs on this one.
       const start = (i: number) => decode(inputs[i]!, backbone, numFrames).then((d) => ({ ok: true as const, d }), (e: unknown) => ({ ok: false as const, e }));
@@ -174,13 +180,15 @@ export const command: Command = {
             image: String(d.image),
           });
           const seconds = (performance.now() - t0) / 1000;
-          io.stdout.write(`${path.relative(io.cwd, outputs[i]!) || outputs[i]}  [${shape.join(', ')}]  ${formatBytes(features.byteLength)}  ${(d.numFrames / seconds).toFixed(1)} frames/s\n`);
+          if (!many) io.stdout.write(`${path.relative(io.cwd, outputs[i]!) || outputs[i]}  [${shape.join(', ')}]  ${formatBytes(features.byteLength)}  ${(d.numFrames / seconds).toFixed(1)} frames/s\n`);
         } catch (error) {
           failed++;
-          io.stderr.write(`losa: error: ${oneLineFor(input, error)}\n`);
+          reportInputError(renderer, mode, io, oneLineFor(input, error));
         }
+        renderer.emit({ type: 'progress', label: 'features', done: i + 1, total: inputs.length });
       }
     } finally {
+      await renderer.close();
       await backbone.dispose();
     }
     if (inputs.length > 1) io.stdout.write(`${inputs.length - failed} of ${inputs.length} inputs written${failed ? `, ${failed} failed` : ''}\n`);
