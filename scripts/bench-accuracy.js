@@ -7,21 +7,14 @@
 //
 //   node scripts/bench-accuracy.js [--data video/demo]
 // Needs `npm run build`; makes the data set if it is missing.
-import { spawnSync } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { demoData, ensureSynthData, losa } from './losa-cli.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { data: { type: 'string', default: path.join(root, 'video', 'demo') } } });
-const losa = (...args) => {
-  const res = spawnSync(process.execPath, [path.join(root, 'bin', 'losa.js'), ...args], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`losa ${args[0]} failed: ${res.stderr}`);
-  return res.stdout;
-};
-if (!existsSync(path.join(values.data, 'train'))) losa('data', 'synth', values.data);
+const { values } = parseArgs({ options: { data: { type: 'string', default: demoData } } });
+ensureSynthData(values.data);
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-bench-accuracy-'));
 const settings = ['--pool', 'grid:4', '--image-size', '112', '--side-batch', '8', '--cache', path.join(dir, 'cache'), '--no-tui'];
 

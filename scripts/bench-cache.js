@@ -5,21 +5,14 @@
 // epochs 2 and 3 read it; the times come from the run's metrics.jsonl.
 //
 //   node scripts/bench-cache.js [--data video/demo]
-import { spawnSync } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { demoData, ensureSynthData, losa } from './losa-cli.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { data: { type: 'string', default: path.join(root, 'video', 'demo') } } });
-const losa = (...args) => {
-  const res = spawnSync(process.execPath, [path.join(root, 'bin', 'losa.js'), ...args], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`losa ${args[0]} failed: ${res.stderr}`);
-  return res.stdout;
-};
-if (!existsSync(path.join(values.data, 'train'))) losa('data', 'synth', values.data);
+const { values } = parseArgs({ options: { data: { type: 'string', default: demoData } } });
+ensureSynthData(values.data);
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-bench-cache-'));
 const run = path.join(dir, 'run');
 losa('train', '--data', values.data, '--out', run, '--epochs', '3', '--cache', path.join(dir, 'cache'), '--cache-views', '1', '--no-tui');

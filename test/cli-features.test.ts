@@ -3,11 +3,9 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { CommandIO } from '../src/commands/command.js';
+import { runCli } from './cli-helpers.js';
 import { loadBackbone } from '../src/backbone/index.js';
 import { createRng } from '../src/random.js';
 import { readSafetensorsFloat32 } from '../src/safetensors.js';
@@ -17,16 +15,7 @@ import { makeTimmWeights, smallConfig, writeTensors } from './backbone-helpers.j
 let dir: string;
 const config = smallConfig({ name: undefined, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
 
-async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const io: CommandIO = { stdout, stderr, stdin: process.stdin, isTTY: false, debug: false, cwd: dir };
-  const status = await main(argv, io);
-  return { status, stdout: out, stderr: err };
-}
+const run = (argv: string[]) => runCli(argv, dir);
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-cli-features-'));

@@ -3,11 +3,9 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { CommandIO } from '../src/commands/command.js';
+import { runCli } from './cli-helpers.js';
 import { createRng } from '../src/random.js';
 import { loadClips } from '../src/video/clip.js';
 import { ffmpegInput, runFfmpeg } from '../src/video/ffmpeg.js';
@@ -16,14 +14,7 @@ import { writeVideo } from '../src/video/synth.js';
 let dir: string;
 let good: string;
 
-async function losa(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]): Writable => new Writable({ write(chunk, _e, done) { into.push(String(chunk)); done(); } });
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: process.stdin, isTTY: false, debug: false, cwd: dir };
-  const status = await main(argv, io);
-  return { status, stdout: out.join(''), stderr: err.join('') };
-}
+const losa = (...argv: string[]) => runCli(argv, dir);
 
 /** A 2-second 15 fps clip whose frames differ (a moving bar) at 96×64; `noisy`: every frame costs about as many bytes. */
 async function makeVideo(file: string, count = 30, codecArgs?: string[], noisy = false): Promise<void> {

@@ -1,19 +1,8 @@
 // `losa info`: the table of presets, one backbone in detail, --json, and bad arguments.
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { CommandIO } from '../src/commands/command.js';
+import { runCli } from './cli-helpers.js';
 
-async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const io: CommandIO = { stdout, stderr, stdin: process.stdin, isTTY: false, debug: false, cwd: process.cwd() };
-  const status = await main(argv, io);
-  return { status, stdout: out, stderr: err };
-}
+const run = (argv: string[]) => runCli(argv);
 
 describe('losa info', () => {
   it('lists every preset without --backbone', async () => {

@@ -45,7 +45,7 @@ function adamwReference(
 
 describe('AdamW', () => {
   const opts = { b1: 0.9, b2: 0.98, eps: 1e-6, wd: 0.05 };
-  const make = (): Map<string, tf.Variable> => new Map([
+  const make = (): Map<string, tf.Variable> => new Map<string, tf.Variable>([
     ['a.weight', tf.variable(tf.tensor2d([[0.5, -1.0, 2.0], [0.25, 0.0, -0.75]]))],
     ['a.bias', tf.variable(tf.tensor1d([0.1, -0.2]))],
   ]);
@@ -223,7 +223,7 @@ describe('training step plumbing', () => {
     const la = a.apply(data), lb = b.apply(data);
     expect(Array.from(lb.dataSync())).toEqual(Array.from(la.dataSync()));
     const bad = new Map(weights.map((t) => [t.name, t]));
-    bad.set('head.weight', { shape: [2, 8], data: new Float32Array(16) });
+    bad.set('head.weight', { name: 'head.weight', shape: [2, 8], data: new Float32Array(16) });
     expect(() => setSideWeights(b, bad)).toThrow(/head\.weight has shape \[2, 8\], expected \[3, 8\]/);
     bad.delete('head.weight');
     expect(() => setSideWeights(b, bad)).toThrow(/lack tensor head\.weight/);

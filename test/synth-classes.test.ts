@@ -3,10 +3,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { CommandIO } from '../src/commands/command.js';
+import { runCli } from './cli-helpers.js';
 import { probeVideo } from '../src/video/probe.js';
 import {
   clipParams, renderClipFrames, synthDataset, synthMotion, synthPartner, SYNTH_CLASSES, type SceneParams, type SynthClass,
@@ -134,16 +132,12 @@ describe('writing the data set', () => {
   });
 
   it('`losa data synth` writes DIR/<split>/<class>/*.mp4 that probe as the clips asked for', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const sink = (into: string[]): Writable => new Writable({ write(chunk, _e, done) { into.push(String(chunk)); done(); } });
-    const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: process.stdin, isTTY: false, debug: false, cwd: dir };
     const target = 'my set';
     const started = performance.now();
-    const status = await main(['data', 'synth', target, '--classes', '4', '--train-per-class', '16', '--val-per-class', '1', '--seconds', '1', '--size', '80x60', '--seed', '1'], io);
+    const made = await runCli(['data', 'synth', target, '--classes', '4', '--train-per-class', '16', '--val-per-class', '1', '--seconds', '1', '--size', '80x60', '--seed', '1'], dir);
     const seconds = (performance.now() - started) / 1000;
-    expect(err.join('')).toBe('');
-    expect(status).toBe(0);
+    expect(made.stderr).toBe('');
+    expect(made.status).toBe(0);
     expect(seconds).toBeLessThan(40);
     const root = path.join(dir, target);
     for (const split of ['train', 'val']) {
@@ -152,13 +146,13 @@ describe('writing the data set', () => {
     expect(await fs.readdir(path.join(root, 'train', 'rotating-cw'))).toHaveLength(16);
     const info = await probeVideo(path.join(root, 'val', 'rotating-ccw', 'rotating-ccw-0000.mp4'));
     expect(info).toMatchObject({ frameCount: 15, fps: 15, width: 80, height: 60, codec: 'h264', pixFmt: 'yuv420p' });
-    expect(out.join('')).toMatch(/wrote 68 clips/);
+    expect(made.stdout).toMatch(/wrote 68 clips/);
 
-    err.length = 0;
-    expect(await main(['data', 'synth', 'odd', '--classes', '3'], io)).toBe(2);
-    expect(err.join('')).toMatch(/^losa: error: Expected `--classes` to be even/);
-    err.length = 0;
-    expect(await main(['data', 'synth', 'odd', '--size', '81x60'], io)).toBe(2);
-    expect(err.join('')).toMatch(/--size/);
+    const odd = await runCli(['data', 'synth', 'odd', '--classes', '3'], dir);
+    expect(odd.status).toBe(2);
+    expect(odd.stderr).toMatch(/^losa: error: Expected `--classes` to be even/);
+    const size = await runCli(['data', 'synth', 'odd', '--size', '81x60'], dir);
+    expect(size.status).toBe(2);
+    expect(size.stderr).toMatch(/--size/);
   }, 60_000);
 });

@@ -4,11 +4,9 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { CommandIO } from '../src/commands/command.js';
+import { runCli } from './cli-helpers.js';
 import { SafetensorsFile, readSafetensorsFloat32 } from '../src/safetensors.js';
 import { TRAIN_DEFAULTS, train, type TrainOptions } from '../src/train/index.js';
 import type { LosaEvent } from '../src/train/events.js';
@@ -19,14 +17,7 @@ let data: string;
 let backbone: string;
 let broken: string;
 
-async function losa(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]): Writable => new Writable({ write(chunk, _e, done) { into.push(String(chunk)); done(); } });
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: process.stdin, isTTY: false, debug: false, cwd: dir };
-  const status = await main(argv, io);
-  return { status, stdout: out.join(''), stderr: err.join('') };
-}
+const losa = (...argv: string[]) => runCli(argv, dir);
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-train-'));
@@ -97,6 +88,7 @@ describe('losa train', () => {
     const resumed = await losa('train', '--data', data, '--out', run, '--backbone', backbone, '--num-frames', '4',
       '--epochs', '3', '--batch-size', '2', '--cache', path.join(dir, 'cache'), '--cache-views', '1', '--resume', '--no-tui');
     expect(resumed.status).toBe(0);
+    expect(resumed.stdout).toContain('resumed after 8 steps, at the start of epoch 3');
     const manifest = JSON.parse(await fs.readFile(path.join(run, 'run.json'), 'utf8'));
     expect(manifest.progress).toMatchObject({ epoch: 3, step: 12, finished: true });
     const metrics = (await fs.readFile(path.join(run, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));

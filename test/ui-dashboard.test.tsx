@@ -47,8 +47,8 @@ describe('Dashboard', () => {
 
   it('says when the run resumed and leaves out the warning for real weights', () => {
     const d = driver();
-    d.feed([{ type: 'start', run: { ...sampleRunInfo({ randomWeights: false, resumedFrom: { epoch: 3, step: 36 } }), backbone: { ...sampleRunInfo().backbone, randomWeights: false, weights: 'vit.safetensors' } } }]);
-    expect(d.frame()).toContain('resumed from epoch 3, step 36');
+    d.feed([{ type: 'start', run: { ...sampleRunInfo({ randomWeights: false, resumedFrom: { epoch: 4, stepInEpoch: 0, step: 36 } }), backbone: { ...sampleRunInfo().backbone, randomWeights: false, weights: 'vit.safetensors' } } }]);
+    expect(d.frame()).toContain('resumed after 36 steps, at the start of epoch 4');
     expect(d.frame()).toContain('weights vit.safetensors');
     expect(d.frame()).not.toContain('RANDOM WEIGHTS');
   });

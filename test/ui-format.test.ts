@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { formatCount, formatDuration, formatLoss, formatLr, formatMs, formatPercent, progressBar, sparkline } from '../src/ui/format.js';
 import { estimateRemaining, initialDashboardState, reduceDashboard } from '../src/ui/state.js';
 import { sampleSteps } from '../src/ui/sample.js';
+import { stepLine, throughputLine } from '../src/ui/lines.js';
+import type { StepEvent } from '../src/ui/state.js';
 
 describe('format', () => {
   it('formats durations', () => {
@@ -72,5 +74,15 @@ describe('estimateRemaining', () => {
     // Resumed after 6 steps: steps 7 and 8 at 1 s and 2 s. 1 s a step, 2 steps left.
     sampleSteps(2, 10, 2, 7, 8).forEach((e, i) => (s = reduceDashboard(s, e, 1000 * (i + 1))));
     expect(estimateRemaining(s).epochSeconds).toBeCloseTo(2, 9);
+  });
+});
+
+describe('step lines', () => {
+  it('call the load time decoding, or a cache read when no clip needed the backbone', () => {
+    const step = sampleSteps(1, 4, 1, 1, 1)[0] as StepEvent;
+    expect(throughputLine(step)).toBe('speed 40.0 clips/s · per clip: decode 12ms · backbone 8.5ms · side 3.3ms');
+    const cached: StepEvent = { ...step, time: { decodeMs: 2, backboneMs: 0, sideMs: 3.25 } };
+    expect(throughputLine(cached)).toBe('speed 40.0 clips/s · per clip: cache read 2.0ms · backbone 0.0ms · side 3.3ms');
+    expect(stepLine(cached, 1)).toContain(' · cache read 2.0ms backbone 0.0ms side 3.3ms per clip · ');
   });
 });

@@ -149,7 +149,7 @@ describe('rotation metadata', () => {
   };
   const nearest = (rgb: number[]): Color =>
     (Object.keys(colors) as Color[]).reduce((best, c) => {
-      const d = (k: Color): number => colors[k].reduce((s, v, i) => s + (v - rgb[i]!) ** 2, 0);
+      const d = (k: Color): number => colors[k].reduce((s: number, v, i) => s + (v - rgb[i]!) ** 2, 0);
       return d(c) < d(best) ? c : best;
     });
 

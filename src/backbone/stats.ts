@@ -68,14 +68,9 @@ export function peakBytesForChunk(config: BackboneConfig, chunk: number): number
   return fixedBytes(config) + chunk * activationBytesPerFrame(config);
 }
 
-export interface BackboneStats {
+/** The config's shape, then what it costs. */
+export interface BackboneStats extends Pick<BackboneConfig, 'imageSize' | 'patchSize' | 'width' | 'depth' | 'heads' | 'mlpDim'> {
   name: string;
-  imageSize: number;
-  patchSize: number;
-  width: number;
-  depth: number;
-  heads: number;
-  mlpDim: number;
   tokens: number;
   params: number;
   gflopsPerFrame: number;

@@ -92,23 +92,49 @@ function pct(x: number | null): string {
   return x === null ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`;
 }
 
+/** Up to this many classes the confusion matrix is printed whole; above, its largest errors. */
+const PRINTED_MATRIX_CLASSES = 20;
+
+/** The confusion matrix as text: whole for a few classes, else the most frequent mistakes. */
+export function confusionLines(classes: string[], confusion: number[][]): string[] {
+  if (classes.length <= PRINTED_MATRIX_CLASSES) {
+    const labels = classes.map((c, i) => `${i} ${c}`);
+    const width = Math.max(...labels.map((l) => l.length));
+    const cell = Math.max(4, ...confusion.flat().map((n) => String(n).length)) + 1;
+    return [
+      'confusion (rows: true class, columns: predicted):',
+      `  ${''.padEnd(width)}${classes.map((_, j) => String(j).padStart(cell)).join('')}`,
+      ...confusion.map((row, i) => `  ${labels[i]!.padEnd(width)}${row.map((n) => String(n).padStart(cell)).join('')}`),
+    ];
+  }
+  const mistakes = confusion
+    .flatMap((row, i) => row.map((n, j) => ({ n, i, j })))
+    .filter((m) => m.i !== m.j && m.n > 0)
+    .sort((a, b) => b.n - a.n || a.i - b.i || a.j - b.j)
+    .slice(0, 10);
+  if (mistakes.length === 0) return ['confusion: no mistakes'];
+  return [
+    `most frequent mistakes (${classes.length} classes; the whole matrix is in --json and the plot):`,
+    ...mistakes.map((m) => `  ${String(m.n).padStart(5)} × ${classes[m.i]} → ${classes[m.j]}`),
+  ];
+}
+
 function formatReport(r: {
   split: string; videos: number; evaluated: number; skipped: { path: string; reason: string }[]; views: number; crops: number;
   top1: number; top5: number; loss: number; perClass: Record<string, number | null>; classes: string[]; confusion: number[][];
   checkpoint: string; randomWeights: boolean; plot: string; listingProblems: { path: string; reason: string }[];
 }): string {
   const width = Math.max(5, ...r.classes.map((c) => c.length));
+  const views = `${r.views} ${r.views === 1 ? 'view' : 'views'} × ${r.crops} ${r.crops === 1 ? 'crop' : 'crops'}`;
   const lines = [
-    `split ${r.split}: ${r.evaluated} of ${r.videos} videos evaluated, ${r.views} clip(s) × ${r.crops} crop(s) = ${r.views * r.crops} views each`,
+    `split ${r.split}: ${r.evaluated} of ${r.videos} videos evaluated, ${views} = ${r.views * r.crops} ${r.views * r.crops === 1 ? 'clip' : 'clips'} each`,
     `checkpoint ${r.checkpoint}${r.randomWeights ? ' (backbone: random weights)' : ''}`,
     `top-1 ${pct(r.top1)}   top-5 ${pct(r.top5)}   loss ${r.loss.toFixed(4)}`,
     '',
     'per class:',
     ...r.classes.map((c) => `  ${c.padEnd(width)} ${pct(r.perClass[c] ?? null)}`),
     '',
-    'confusion (rows: true class, columns: predicted):',
-    `  ${''.padEnd(width)} ${r.classes.map((_, j) => String(j).padStart(5)).join('')}`,
-    ...r.confusion.map((row, i) => `  ${`${i} ${r.classes[i]}`.slice(0, width).padEnd(width)} ${row.map((n) => String(n).padStart(5)).join('')}`),
+    ...confusionLines(r.classes, r.confusion),
     '',
     `confusion matrix plot: ${r.plot}`,
   ];

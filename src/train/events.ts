@@ -36,8 +36,11 @@ export interface RunInfo {
   numFrames: number;
   outDir?: string;
   cache?: string;
-  /** Set when the run resumed from a checkpoint. */
-  resumedFrom?: { epoch: number; step: number };
+  /**
+   * Set when the run resumed from a checkpoint: the epoch it resumes in (1-based), the steps of
+   * that epoch already done, and the steps of the run already done.
+   */
+  resumedFrom?: { epoch: number; stepInEpoch: number; step: number };
 }
 
 /** Per-clip time split, in milliseconds (averaged over the clips of the last step or window). */

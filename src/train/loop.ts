@@ -143,7 +143,7 @@ export async function train(
         missing: trainSet.problems.length + (valSet?.problems.length ?? 0),
       },
       epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: cacheDir,
-      resumedFrom: previous ? { epoch: point.epoch, step: point.step } : undefined,
+      resumedFrom: previous ? { epoch: point.epoch + 1, stepInEpoch: point.stepInEpoch, step: point.step } : undefined,
     };
     emit({ type: 'start', run: runInfo });
 

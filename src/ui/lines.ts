@@ -33,7 +33,9 @@ export function headerLines(run: RunInfo): ToneLine[] {
   if (run.cache) where.push(`cache ${run.cache}`);
   if (where.length > 0) lines.push({ text: where.join(' · '), tone: 'normal' });
   if (run.resumedFrom) {
-    lines.push({ text: `resumed from epoch ${run.resumedFrom.epoch}, step ${run.resumedFrom.step}`, tone: 'bold' });
+    const r = run.resumedFrom;
+    const within = r.stepInEpoch === 0 ? `at the start of epoch ${r.epoch}` : `in epoch ${r.epoch} after ${r.stepInEpoch} of its steps`;
+    lines.push({ text: `resumed after ${r.step} steps, ${within}`, tone: 'bold' });
   }
   if (b.randomWeights) {
     lines.push({
@@ -90,10 +92,18 @@ export function epochSummaryLine(s: EpochSummary, epochs?: number): string {
   return parts.join(' · ');
 }
 
+/**
+ * What the pipeline's load time was: decoding, or reading the feature cache when no clip of the
+ * epoch so far needed the backbone.
+ */
+function loadLabel(step: StepEvent): string {
+  return step.time.backboneMs === 0 ? 'cache read' : 'decode';
+}
+
 /** "speed 45.2 clips/s · per clip: decode 12ms · backbone 8.1ms · side 3.2ms" */
 export function throughputLine(step: StepEvent): string {
   const t = step.time;
-  return `speed ${formatRate(step.clipsPerSecond)} clips/s · per clip: decode ${formatMs(t.decodeMs)} · backbone ${formatMs(t.backboneMs)} · side ${formatMs(t.sideMs)}`;
+  return `speed ${formatRate(step.clipsPerSecond)} clips/s · per clip: ${loadLabel(step)} ${formatMs(t.decodeMs)} · backbone ${formatMs(t.backboneMs)} · side ${formatMs(t.sideMs)}`;
 }
 
 /** "memory rss 512 MiB · 1234 tensors" */
@@ -110,7 +120,7 @@ export function stepLine(step: StepEvent, epochs: number | undefined, etaSeconds
     `acc ${formatPercent(step.accuracy)}`,
     `lr ${formatLr(step.lr)}`,
     `${formatRate(step.clipsPerSecond)} clips/s`,
-    `decode ${formatMs(t.decodeMs)} backbone ${formatMs(t.backboneMs)} side ${formatMs(t.sideMs)} per clip`,
+    `${loadLabel(step)} ${formatMs(t.decodeMs)} backbone ${formatMs(t.backboneMs)} side ${formatMs(t.sideMs)} per clip`,
     `rss ${formatBytes(step.memory.rssBytes)}`,
   ];
   if (etaSeconds !== undefined) parts.push(`ETA ${formatDuration(etaSeconds)}`);

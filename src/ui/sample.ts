@@ -6,7 +6,7 @@ export interface SampleRunOptions {
   epochs?: number;
   stepsPerEpoch?: number;
   randomWeights?: boolean;
-  resumedFrom?: { epoch: number; step: number };
+  resumedFrom?: { epoch: number; stepInEpoch: number; step: number };
 }
 
 export function sampleRunInfo(options: SampleRunOptions = {}): RunInfo {
