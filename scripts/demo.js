@@ -36,7 +36,7 @@ if (!existsSync(path.join(root, 'dist', 'cli.js'))) {
   process.exit(1);
 }
 
-say('Note: no pretrained ViT ships with losa (none can be downloaded here), so this demo uses a ViT-Ti/16');
+say('Note: no pretrained ViT ships with losa (and losa downloads nothing), so this demo uses a ViT-Ti/16');
 process.stdout.write(
   '  with seeded RANDOM weights. The synthetic classes differ only in the order of time (moving left vs\n' +
     '  right, turning clockwise vs anticlockwise), so the side network has to learn temporal order;\n' +
