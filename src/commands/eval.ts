@@ -41,7 +41,6 @@ export const command: Command = {
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see \`losa eval --help\`)`);
     const data = requireStr(values, 'data');
-    const runDir = requireStr(values, 'checkpoint');
     const split = str(values, 'split') ?? 'val';
     const { views, crops, workers } = testViews(values);
     const batchSize = int(values, 'batch-size', 8, 1);
@@ -67,7 +66,7 @@ export const command: Command = {
         onProgress: (done, total) => renderer.emit({ type: 'progress', label: `eval ${split}`, done, total }),
       });
       await renderer.close();
-      const plot = path.resolve(str(values, 'plot') ?? path.join(runDir, RUN_FILES.confusion));
+      const plot = path.resolve(str(values, 'plot') ?? path.join(run.runDir, RUN_FILES.confusion));
       await writeConfusion(plot, manifest.classes, result.confusion);
       const report = {
         split, videos: dataset.items.length, evaluated: result.count, skipped, views, crops, viewsPerVideo: views * crops,
