@@ -177,9 +177,13 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
     frameCountSource = 'duration';
   }
   if (!(frameCount > 0)) throw new LosaError(`${file}: no frames in the video stream (corrupt or truncated?)`);
+  // Fewer packets than the header lists: the file was cut short. Its frames keep their rate, and
+  // the duration is what can be read.
+  const truncated = frameCountSource === 'packets' && positive(stream.nb_frames) > frameCount && fps > 0;
+  if (truncated) duration = frameCount / fps;
   // A container's nominal rate can be far from the real one (variable frame rate in Matroska):
   // when counted frames over the duration disagree by more than 5%, the average wins.
-  const average = !image && frameCountSource !== 'duration' && duration > 0 ? frameCount / duration : 0;
+  const average = !image && !truncated && frameCountSource !== 'duration' && duration > 0 ? frameCount / duration : 0;
   if (average > 0 && !(fps > 0 && Math.abs(fps - average) / average <= 0.05)) fps = average;
   if (!(fps > 0)) fps = 25;
   if (!(duration > 0) && !image) duration = frameCount / fps;
