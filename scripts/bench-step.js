@@ -5,6 +5,10 @@
 // the same batch: that forward, then the side network's forward, backward and AdamW update.
 //
 //   node scripts/bench-step.js [--backbone vit-ti16] [--batch 8] [--frames 8] [--runs 7]
+//                              [--pools grid:2,grid:4,grid:4@8]
+//
+// `POOL@N` runs the side network on N clips per call (`losa train --side-batch N`); without it,
+// on as many as fit the default activation budget, as `losa train` does.
 // Needs `npm run build` (it imports dist/).
 import { parseArgs } from 'node:util';
 import os from 'node:os';
@@ -19,7 +23,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '8' },
     frames: { type: 'string', default: '8' },
     runs: { type: 'string', default: '7' },
-    pools: { type: 'string', default: 'grid:2,grid:4' },
+    pools: { type: 'string', default: 'grid:2,grid:4,grid:4@8' },
   },
 });
 const B = Number(values.batch);
@@ -36,7 +40,8 @@ const labels = Array.from({ length: B }, (_, i) => i % 4);
 
 console.log(`training step vs backbone forward · ${values.backbone} · batch ${B} × ${T} frames · tfjs ${backend} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`);
 console.log('pool     side params  clips/call  forward ms  step ms  (side ms)  step / forward');
-for (const pool of values.pools.split(',')) {
+for (const spec of values.pools.split(',')) {
+  const [pool, sideBatch] = spec.split('@');
   const backbone = await loadBackbone({ config, pool, seed: 0 });
   const side = defaultSideConfig({ numFrames: T, numLayers: backbone.layers.length, tokens: backbone.tokens, width: backbone.width, numClasses: 4 });
   const net = createSideNetwork(side, 0);
@@ -45,7 +50,7 @@ for (const pool of values.pools.split(',')) {
   const stepTimes = [];
   const sideTimes = [];
   // The training loop's own step: the batch's gradient in memory-bounded calls, then AdamW.
-  const clipsPerCall = sideClipsPerCall(side, B);
+  const clipsPerCall = sideBatch ? Math.min(B, Number(sideBatch)) : sideClipsPerCall(side, B);
   const step = async () => {
     const features = await backbone.forward(frames, B * T); // [B·T, L, P, D] = [B, T, L, P, D]
     const started = performance.now();
@@ -69,7 +74,7 @@ for (const pool of values.pools.split(',')) {
   const f = median(forwardTimes);
   const s = median(stepTimes);
   console.log(
-    `${pool.padEnd(8)} ${String(net.paramCount()).padStart(11)}  ${String(clipsPerCall).padStart(10)}  ${f.toFixed(0).padStart(10)}  ${s.toFixed(0).padStart(7)}  ${median(sideTimes).toFixed(0).padStart(9)}  ${(s / f).toFixed(3).padStart(13)}×`,
+    `${spec.padEnd(8)} ${String(net.paramCount()).padStart(11)}  ${String(clipsPerCall).padStart(10)}  ${f.toFixed(0).padStart(10)}  ${s.toFixed(0).padStart(7)}  ${median(sideTimes).toFixed(0).padStart(9)}  ${(s / f).toFixed(3).padStart(13)}×`,
   );
   net.dispose();
   optimizer.dispose();
