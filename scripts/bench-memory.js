@@ -32,19 +32,21 @@ const picked = inputs.filter((_, i) => i % Math.ceil(inputs.length / Number(valu
 for (const [cls, f] of picked) await fs.symlink(path.resolve(values.data, 'train', cls, f), path.join(data, 'train', cls, f));
 const clips = picked.map(([cls, f]) => path.join(data, 'train', cls, f));
 
-function peak(args) {
+async function peak(args) {
   const file = path.join(dir, `rss-${Math.random().toString(36).slice(2)}`);
   const started = performance.now();
   const res = spawnSync(process.execPath, ['--import', path.join(root, 'scripts', 'peak-rss.js'), path.join(root, 'bin', 'losa.js'), ...args], {
     env: { ...process.env, PEAK_RSS_FILE: file }, encoding: 'utf8',
   });
   if (res.status !== 0) throw new Error(`losa ${args[0]} failed: ${res.stderr}`);
-  return { bytes: Number(spawnSync('tail', ['-1', file], { encoding: 'utf8' }).stdout), seconds: (performance.now() - started) / 1000 };
+  // One line per process (the command and its backbone process): their sum.
+  const bytes = (await fs.readFile(file, 'utf8')).trim().split('\n').reduce((sum, line) => sum + Number(line), 0);
+  return { bytes, seconds: (performance.now() - started) / 1000 };
 }
 
 const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-const features = peak(['features', ...clips, '--backbone', values.backbone, '--out', path.join(dir, 'features')]);
-const training = peak(['train', '--data', data, '--out', path.join(dir, 'run'), '--backbone', values.backbone, '--epochs', '1', '--no-cache', '--no-tui']);
+const features = await peak(['features', ...clips, '--backbone', values.backbone, '--out', path.join(dir, 'features')]);
+const training = await peak(['train', '--data', data, '--out', path.join(dir, 'run'), '--backbone', values.backbone, '--epochs', '1', '--no-cache', '--no-tui']);
 console.log(`peak RSS · ${values.backbone} · ${clips.length} clips of 8 frames · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`);
 console.log('command                           peak RSS   time');
 console.log(`losa features (${clips.length} clips)          ${mib(features.bytes).padStart(8)}  ${features.seconds.toFixed(1)} s`);

@@ -1,5 +1,7 @@
 // Preload for benchmarks (node --import ./scripts/peak-rss.js …): at exit, append this
-// process's peak resident set size (VmHWM, worker threads included) to $PEAK_RSS_FILE.
+// process's peak resident set size (VmHWM, its threads included) to $PEAK_RSS_FILE. The
+// backbone's child process inherits the flag and appends its own line: a command's peak is the
+// sum of the lines (an upper bound: the two peaks need not coincide).
 import { appendFileSync, readFileSync } from 'node:fs';
 
 process.on('exit', () => {

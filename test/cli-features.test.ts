@@ -9,7 +9,8 @@ import { runCli } from './cli-helpers.js';
 import { loadBackbone } from '../src/backbone/index.js';
 import { createRng } from '../src/random.js';
 import { readSafetensorsFloat32 } from '../src/safetensors.js';
-import { loadClips, normalizeFrames, writeVideo } from '../src/video/index.js';
+import { loadClips, writeVideo } from '../src/video/index.js';
+import { normalizeFrames } from '../src/backbone/preprocess.js';
 import { makeTimmWeights, smallConfig, writeTensors } from './backbone-helpers.js';
 
 let dir: string;

@@ -11,6 +11,7 @@ import { formatBytes } from '../fsutil.js';
 import type { BackboneConfig } from './config.js';
 import { canonicalConfigJson, validateBackboneConfig } from './config.js';
 import { ExternalDataWriter } from './extdata.js';
+import { normalizeFrames } from './preprocess.js';
 import { buildVitModel, type GraphFlavour } from './graph.js';
 import { DEFAULT_LAYERS, DEFAULT_POOL, layersName, parseLayers, parsePool, poolName, pooledTokens } from './pooling.js';
 import { chunkForBudget, countBackboneParams, fixedBytes } from './stats.js';
@@ -45,21 +46,14 @@ export interface BackboneOptions {
    */
   prepack?: boolean;
   /**
-   * Run onnxruntime in a worker thread (default: true where the compiled worker exists). Its
-   * session.run is synchronous, so in the main thread it would stall the decoders' pipes and the
-   * side network for the whole forward pass.
+   * Run onnxruntime in a child process of its own (default: true where the compiled child entry
+   * exists; see isolated.ts). Its session.run is synchronous, so in this process it would stall
+   * the decoders' pipes and the side network for the whole forward pass, and a native crash in
+   * it would end the whole command with no word.
    */
-  worker?: boolean;
+  isolate?: boolean;
   /** Extra onnxruntime session options (for benchmarks and tuning); they override losa's. */
   sessionOptions?: InferenceSession.SessionOptions;
-}
-
-export interface ForwardOptions {
-  /**
-   * Hand the frames' buffer over instead of copying it (a worker backbone transfers it to its
-   * thread; the caller's array is then detached). Default false.
-   */
-  transfer?: boolean;
 }
 
 export interface Backbone {
@@ -88,11 +82,13 @@ export interface Backbone {
   /** Seconds spent reading weights and creating the session. */
   loadSeconds: number;
   /**
-   * Run N normalised frames [N,3,S,S] (from any number of clips) through the backbone in chunks
-   * of at most `chunk`; returns [N,L,P,D] in input order. Calls are queued, never run at once, so
-   * memory stays that of one chunk.
+   * Run N frames (from any number of clips) through the backbone in chunks of at most `chunk`;
+   * returns [N,L,P,D] in input order. `frames` is either rgb24 bytes [N,S,S,3], already cropped
+   * to S (normalised here with the config's mean and std, a chunk at a time), or float32 planes
+   * [N,3,S,S] already normalised. Calls are queued, never run at once, so memory stays that of
+   * one chunk.
    */
-  forward(frames: Float32Array, numFrames: number, options?: ForwardOptions): Promise<Float32Array>;
+  forward(frames: Uint8Array | Float32Array, numFrames: number): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
 
@@ -108,6 +104,12 @@ let ortModule: Ort | undefined;
 /** onnxruntime-node, loaded on first use (commands that do not run the backbone never pay for it). */
 export async function loadOrt(): Promise<Ort> {
   if (!ortModule) {
+    // onnxruntime 1.2x+ on Linux starts a telemetry client when it creates its environment, and
+    // that client matches /proc/self/cmdline against a std::regex whose matcher recurses once
+    // per character: a long command line (`losa classify dir/*.mp4` with a few hundred paths)
+    // overflowed the stack of the thread that loads onnxruntime and killed losa with SIGSEGV.
+    // losa sends nothing anywhere, so the telemetry is off unless the user asked for it.
+    process.env.ORT_DISABLE_TELEMETRY ??= '1';
     const mod = (await import('onnxruntime-node')) as Ort & { default?: Ort };
     ortModule = mod.default ?? mod;
     // onnxruntime's own log would add lines to losa's one-line errors (a CUDA provider that
@@ -143,7 +145,7 @@ export function resolveChunk(config: BackboneConfig, chunk?: number, memoryBudge
   return Math.max(1, Math.min(DEFAULT_MAX_CHUNK, chunkForBudget(config, os.totalmem() / 2)));
 }
 
-/** The backbone in this thread: session.run blocks the event loop while it runs (see thread.ts). */
+/** The backbone in this process: session.run blocks the event loop while it runs (see isolated.ts). */
 export async function loadBackboneInProcess(options: BackboneOptions): Promise<Backbone> {
   const started = performance.now();
   const config = validateBackboneConfig(options.config, `backbone config ${options.config.name ?? ''}`.trim());
@@ -216,15 +218,25 @@ export async function loadBackboneInProcess(options: BackboneOptions): Promise<B
   let queue: Promise<unknown> = Promise.resolve();
   let disposed = false;
 
-  const runAll = async (frames: Float32Array, numFrames: number): Promise<Float32Array> => {
+  // One chunk of normalised planes, reused: rgb24 input is normalised a chunk at a time.
+  let planes: Float32Array | undefined; // [chunk, 3, S, S]
+  const chunkInput = (frames: Uint8Array | Float32Array, start: number, count: number): Float32Array => {
+    if (frames instanceof Float32Array) return frames.subarray(start * frameSize, (start + count) * frameSize);
+    planes ??= new Float32Array(chunk * frameSize);
+    const rgb = frames.subarray(start * frameSize, (start + count) * frameSize);
+    return normalizeFrames(rgb, count, S, config.mean, config.std, planes).subarray(0, count * frameSize);
+  };
+
+  const runAll = async (frames: Uint8Array | Float32Array, numFrames: number): Promise<Float32Array> => {
     if (disposed) throw new LosaError(`${name}: the backbone was disposed`);
     if (!Number.isSafeInteger(numFrames) || numFrames < 0 || frames.length !== numFrames * frameSize) {
-      throw new LosaError(`${name}: forward() got ${frames.length} values for ${numFrames} frames of [3, ${S}, ${S}] (${numFrames * frameSize} expected)`);
+      const layout = frames instanceof Uint8Array ? `rgb24 bytes for ${numFrames} frames of [${S}, ${S}, 3]` : `values for ${numFrames} frames of [3, ${S}, ${S}]`;
+      throw new LosaError(`${name}: forward() got ${frames.length} ${layout} (${numFrames * frameSize} expected)`);
     }
     const out = new Float32Array(numFrames * featureSize); // [N, L, P, D]
     for (let start = 0; start < numFrames; start += chunk) {
       const count = Math.min(chunk, numFrames - start);
-      const input = new ort.Tensor('float32', frames.subarray(start * frameSize, (start + count) * frameSize), [count, 3, S, S]);
+      const input = new ort.Tensor('float32', chunkInput(frames, start, count), [count, 3, S, S]);
       const result = await session.run({ frames: input });
       const features = result.features!;
       out.set(features.data as Float32Array, start * featureSize);

@@ -10,11 +10,11 @@ import { UsageError, errorMessage, expected } from '../errors.js';
 import { formatBytes, parseBytes } from '../fsutil.js';
 import { createRng } from '../random.js';
 import { writeSafetensors } from '../safetensors.js';
-import { isImagePath, loadClips, normalizeFrames } from '../video/index.js';
+import { isImagePath, loadClips } from '../video/index.js';
 import { createRenderer, pickRenderMode } from '../ui/index.js';
 import { reportInputError } from './report.js';
 import {
-  BACKBONE_PRESETS, canonicalConfigJson, loadBackbone, resolveBackboneConfig, DEFAULT_LAYERS, DEFAULT_POOL, type Backbone,
+  BACKBONE_PRESETS, BackboneCrash, canonicalConfigJson, loadBackbone, resolveBackboneConfig, DEFAULT_LAYERS, DEFAULT_POOL, type Backbone,
 } from '../backbone/index.js';
 
 const USAGE = `Usage: losa features INPUT... --backbone NAME|FILE --out PATH [options]
@@ -60,7 +60,7 @@ async function outputPaths(inputs: string[], out: string): Promise<string[]> {
 }
 
 interface Decoded {
-  frames: Float32Array; // [T, 3, S, S]
+  frames: Uint8Array; // [T, S, S, 3] rgb24, cropped to the model's size
   numFrames: number;
   indices: number[];
   timestamps: number[];
@@ -74,7 +74,7 @@ async function decode(input: string, backbone: Backbone, numFrames: number | und
   const { info, clips } = await loadClips(input, { numFrames: T, size: config.imageSize, mode: 'test' }, createRng(0));
   const clip = clips[0]!;
   return {
-    frames: normalizeFrames(clip.frames, T, config.imageSize, config.mean, config.std),
+    frames: clip.frames,
     numFrames: T,
     indices: clip.indices,
     timestamps: clip.timestamps,
@@ -182,6 +182,7 @@ export const command: Command = {
           const seconds = (performance.now() - t0) / 1000;
           if (!many) io.stdout.write(`${path.relative(io.cwd, outputs[i]!) || outputs[i]}  [${shape.join(', ')}]  ${formatBytes(features.byteLength)}  ${(d.numFrames / seconds).toFixed(1)} frames/s\n`);
         } catch (error) {
+          if (error instanceof BackboneCrash) throw error; // no input after it can be computed
           failed++;
           reportInputError(renderer, mode, io, oneLineFor(input, error));
         }

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Backbone } from '../backbone/index.js';
 import { createRng } from '../random.js';
 import { errorMessage } from '../errors.js';
-import { loadClips, normalizeFrames, prefetch, type ClipOptions } from '../video/index.js';
+import { loadClips, prefetch, type ClipOptions } from '../video/index.js';
 import type { FeatureCache } from './cache.js';
 
 export interface PipelineItem {
@@ -64,7 +64,6 @@ export async function* featureBatches<I extends PipelineItem>(
   options: PipelineOptions<I>,
 ): AsyncGenerator<FeatureBatch<I>> {
   const { backbone, numFrames, batchSize, cache } = options;
-  const { mean, std } = backbone.config;
   const perClip = clipFeatureSize(backbone, numFrames);
 
   const load = async (item: I): Promise<Loaded> => {
@@ -96,16 +95,16 @@ export async function* featureBatches<I extends PipelineItem>(
       // Every clip of every miss, in order; each lands at its place in `features`.
       const clips = misses.flatMap((m) => m.loaded.clips.map((frames, v) => ({ frames, at: (m.i * views + v) * perClip })));
       const size = misses[0]!.loaded.size;
-      const clipFloats = numFrames * 3 * size * size;
-      // Frames go to the backbone a chunk at a time, so the float32 copy of the batch never
-      // exists whole: memory follows the chunk size, not the batch size.
+      const clipBytes = numFrames * size * size * 3;
+      // Frames go to the backbone a chunk at a time as rgb24 bytes (it normalises them itself),
+      // so no copy of the batch exists whole: memory follows the chunk size, not the batch size.
       const perCall = Math.max(1, Math.floor(backbone.chunk / numFrames));
       const started = performance.now();
       for (let first = 0; first < clips.length; first += perCall) {
         const group = clips.slice(first, first + perCall);
-        const input = new Float32Array(group.length * clipFloats); // [G·T, 3, S, S]
-        group.forEach((c, g) => normalizeFrames(c.frames, numFrames, size, mean, std, input, g * clipFloats));
-        const out = await backbone.forward(input, group.length * numFrames, { transfer: true }); // [G·T, L, P, D]
+        const input = group.length === 1 ? group[0]!.frames : new Uint8Array(group.length * clipBytes); // [G·T, S, S, 3]
+        if (group.length > 1) group.forEach((c, g) => input.set(c.frames, g * clipBytes));
+        const out = await backbone.forward(input, group.length * numFrames); // [G·T, L, P, D]
         group.forEach((c, g) => features.set(out.subarray(g * perClip, (g + 1) * perClip), c.at));
       }
       backboneMs = performance.now() - started;

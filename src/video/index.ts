@@ -14,7 +14,7 @@ export {
   type Stride, type TemporalOptions, type CropBox,
 } from './sampling.js';
 export { decodeFrames, decodeArgs, selectExpression, rotationFilters, type DecodeOptions, type DecodedFrames } from './decode.js';
-export { loadClips, normalizeFrames, cropFrame, flipFramesHorizontally, type Clip, type ClipOptions } from './clip.js';
+export { loadClips, cropFrame, flipFramesHorizontally, type Clip, type ClipOptions } from './clip.js';
 export { prefetch, type PrefetchOptions, type PrefetchResult } from './prefetch.js';
 export {
   synthDataset, writeVideo, clipFrames, renderClipFrames, renderScene, sceneParams, clipParams, synthPartner, synthMotion,
