@@ -1,5 +1,7 @@
-// Files are written to a temporary name beside the target and renamed, so a killed run never
-// leaves a half-written file where a good one was.
+// Files are written to a temporary name beside the target, flushed to the disk (fsync), renamed,
+// and the folder is flushed too: a killed run, or a power cut, never leaves a half-written or
+// empty file where a good one was (a rename without the fsyncs can reach the disk before the
+// data does).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -11,26 +13,34 @@ export function tempPathFor(target: string): string {
   return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${counter++}`);
 }
 
-/** Write `data` to `target` atomically. */
+/** Write `data` to `target` atomically (temporary file, fsync, rename, fsync of the folder). */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(target), { recursive: true });
-  const tmp = tempPathFor(target);
+  await withAtomicFile(target, (tmp) => fs.writeFile(tmp, data));
+}
+
+/** fsync a file or a folder by path. */
+export async function syncPath(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
   try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, target);
-  } catch (error) {
-    await fs.rm(tmp, { force: true });
-    throw error;
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
-/** Run `write(tmpPath)` and rename the result onto `target`; the temporary file is removed on failure. */
+/**
+ * Run `write(tmpPath)`, fsync the result, rename it onto `target` and fsync the folder; the
+ * temporary file is removed on failure.
+ */
 export async function withAtomicFile<T>(target: string, write: (tmpPath: string) => Promise<T>): Promise<T> {
-  await fs.mkdir(path.dirname(target), { recursive: true });
+  const dir = path.dirname(target);
+  await fs.mkdir(dir, { recursive: true });
   const tmp = tempPathFor(target);
   try {
     const result = await write(tmp);
+    await syncPath(tmp);
     await fs.rename(tmp, target);
+    await syncPath(dir);
     return result;
   } catch (error) {
     await fs.rm(tmp, { force: true });
