@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { curvePointFromSummary, renderConfusionSvg, renderCurvesSvg, writeConfusion, writeCurves, type CurvePoint } from '../src/ui/index.js';
+import { curvePointFromSummary, renderConfusionSvg, mostConfusedClasses, CONFUSION_SHOWN, renderCurvesSvg, writeConfusion, writeCurves, type CurvePoint } from '../src/ui/index.js';
 
 /** Checks that tags nest and close, attributes are quoted, and text has no raw '<' or bare '&'. */
 function assertWellFormedSvg(svg: string): void {
@@ -151,5 +151,35 @@ describe('confusion.svg', () => {
     assertWellFormedSvg(svg);
     expect(svg).toContain('>class_39<');
     expect(svg).not.toContain('mark-text role-mark');
+  });
+
+  it('shows only the most confused classes of a 700-class matrix, in a small file', async () => {
+    const k = 700;
+    const names = Array.from({ length: k }, (_, i) => `class_${i}`);
+    const m = names.map((_, i) => names.map((__, j) => (i === j ? 20 : 0)));
+    // Planted mistakes: 650 ↔ 651 confused both ways, 400 → 10 one way.
+    m[650]![651] = 9; m[651]![650] = 7; m[400]![10] = 4;
+    const svg = await renderConfusionSvg(names, m);
+    assertWellFormedSvg(svg);
+    expect(Buffer.byteLength(svg)).toBeLessThan(1_000_000);
+    expect(svg).toContain(`the ${CONFUSION_SHOWN} most confused of 700 classes`);
+    for (const c of ['class_650', 'class_651', 'class_400', 'class_10']) expect(svg).toContain(`>${c}<`);
+    expect(svg).not.toContain('>class_699<');
+    expect(marks(svg, 'mark-rect role-mark', 'path')).toHaveLength(CONFUSION_SHOWN ** 2);
+    // The planted cell keeps its count, and its row's share counts every clip of class 650.
+    const cell = marks(svg, 'mark-text role-mark', 'text').find((t) => t.includes('predicted: class_651; true: class_650;'))!;
+    expect(cell).toMatch(/>9<\/text>$/);
+  });
+
+  it('ranks classes by their errors both ways', () => {
+    const m = [
+      [5, 0, 0, 0],
+      [0, 5, 3, 0],
+      [0, 0, 5, 0],
+      [2, 0, 0, 5],
+    ];
+    // errors: class 0: 2 (predicted for 3), 1: 3, 2: 3 (predicted for 1), 3: 2 → top 2 = {1, 2}; ties by index.
+    expect(mostConfusedClasses(m, 2)).toEqual([1, 2]);
+    expect(mostConfusedClasses(m, 3)).toEqual([0, 1, 2]);
   });
 });

@@ -9,5 +9,8 @@ export {
   renderCurvesSvg,
   writeCurves,
   renderConfusionSvg,
+  mostConfusedClasses,
+  CONFUSION_FULL_LIMIT,
+  CONFUSION_SHOWN,
   writeConfusion,
 } from './plots.js';

@@ -91,19 +91,47 @@ export async function writeCurves(file: string, records: CurvePoint[]): Promise<
   await writeFileAtomic(file, await renderCurvesSvg(records));
 }
 
-/** confusion.svg: rows are true classes, columns predictions; colour is the row's fraction, text the count. */
-export async function renderConfusionSvg(classes: string[], confusion: number[][]): Promise<string> {
-  const k = classes.length;
-  if (confusion.length !== k || confusion.some((row) => row.length !== k)) {
-    throw new LosaError(`Expected \`confusion\` to be a ${k}×${k} matrix (one row and column per class), got ${confusion.length} rows`);
+/**
+ * Above this many classes confusion.svg shows only the CONFUSION_SHOWN most confused ones: a full
+ * grid grows with the square of the classes (Kinetics-700: 490,000 cells, 97.5 MB and 40 s).
+ */
+export const CONFUSION_FULL_LIMIT = 40;
+export const CONFUSION_SHOWN = 30;
+
+/**
+ * The `n` classes with the most errors, counted both ways (clips of the class predicted as
+ * another, and clips of other classes predicted as it), as indices in the classes' own order.
+ */
+export function mostConfusedClasses(confusion: number[][], n: number): number[] {
+  const errors = confusion.map((row, i) => row.reduce((sum, count, j) => sum + (i === j ? 0 : count + confusion[j]![i]!), 0));
+  const ranked = errors.map((e, i) => [e, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  return ranked.slice(0, n).map(([, i]) => i).sort((a, b) => a - b);
+}
+
+/**
+ * confusion.svg: rows are true classes, columns predictions; colour is the row's fraction, text
+ * the count. Over CONFUSION_FULL_LIMIT classes, only the most confused ones (their rows' fractions
+ * still count every clip of the class).
+ */
+export async function renderConfusionSvg(allClasses: string[], allConfusion: number[][]): Promise<string> {
+  const total = allClasses.length;
+  if (allConfusion.length !== total || allConfusion.some((row) => row.length !== total)) {
+    throw new LosaError(`Expected \`confusion\` to be a ${total}×${total} matrix (one row and column per class), got ${allConfusion.length} rows`);
   }
+  const shown = total > CONFUSION_FULL_LIMIT ? mostConfusedClasses(allConfusion, CONFUSION_SHOWN) : allClasses.map((_, i) => i);
+  const classes = shown.map((i) => allClasses[i]!);
+  const k = classes.length;
   const cells: { actual: string; predicted: string; count: number; fraction: number }[] = [];
-  confusion.forEach((row, i) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    row.forEach((count, j) => {
-      cells.push({ actual: classes[i]!, predicted: classes[j]!, count, fraction: total > 0 ? count / total : 0 });
-    });
-  });
+  for (const i of shown) {
+    const row = allConfusion[i]!;
+    const clips = row.reduce((a, b) => a + b, 0);
+    for (const j of shown) {
+      cells.push({ actual: allClasses[i]!, predicted: allClasses[j]!, count: row[j]!, fraction: clips > 0 ? row[j]! / clips : 0 });
+    }
+  }
+  const subtitle = k < total
+    ? `the ${k} most confused of ${total} classes · rows: true class · columns: predicted class`
+    : 'rows: true class · columns: predicted class';
   // Cells shrink as classes grow; counts are written only while they can still be read.
   const step = Math.max(6, Math.min(48, Math.floor(720 / Math.max(1, k))));
   const axisClass = (title: string): Spec => ({ type: 'nominal', sort: classes, title, scale: { domain: classes } });
@@ -126,7 +154,7 @@ export async function renderConfusionSvg(classes: string[], confusion: number[][
   }
   const spec: Spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'confusion matrix', subtitle: 'rows: true class · columns: predicted class' },
+    title: { text: 'confusion matrix', subtitle },
     data: { values: cells },
     width: { step },
     height: { step },
