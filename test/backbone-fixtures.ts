@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { BackboneConfig } from '../src/backbone/config.js';
 import { createRng } from '../src/random.js';
 import { f16ToF32, f32ToBf16, f32ToF16, writeSafetensors, type Dtype, type TensorToWrite } from '../src/safetensors.js';
-import type { Tensors } from './backbone-helpers.js';
+import { smallConfig, toHfNames, type Tensors } from './backbone-helpers.js';
 
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
 
@@ -233,3 +233,87 @@ export function openClipTensors(t: Tensors, config: BackboneConfig): FileTensors
   out.set('logit_scale', { shape: [], data: Float32Array.of(4.6052) });
   return out;
 }
+
+// Hub config files, tiny: width 32, 2 blocks, 2 heads, MLP 64, 8-px patches on 32 px (4×4).
+
+export const OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073];
+export const OPENAI_STD = [0.26862954, 0.26130258, 0.27577711];
+export const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+export const HALF = [0.5, 0.5, 0.5];
+export const TINY = { width: 32, depth: 2, heads: 2, mlpDim: 64, patchSize: 8, imageSize: 32 }; // 4×4 patches
+export const TIMM_TINY = { embed_dim: 32, depth: 2, num_heads: 2, patch_size: 8, mlp_ratio: 2 };
+export const HF_VISION_TINY = { hidden_size: 32, intermediate_size: 64, num_attention_heads: 2, num_hidden_layers: 2, image_size: 32, patch_size: 8 };
+export const TEXT_CFG = { hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, num_hidden_layers: 1, vocab_size: 50 };
+export const OPEN_CLIP_TEXT = { context_length: 7, vocab_size: 50, width: 16, heads: 2, layers: 1 };
+
+export const base = (over: Partial<BackboneConfig>): BackboneConfig => smallConfig({ ...TINY, depth: 2, ...over });
+
+export const hfViT = (dir: string, w: Tensors, c: BackboneConfig) => Promise.all([
+  writeJson(path.join(dir, 'config.json'), {
+    _name_or_path: 'google/vit-base-patch16-224-in21k', architectures: ['ViTModel'], attention_probs_dropout_prob: 0, encoder_stride: 16,
+    hidden_act: 'gelu', hidden_dropout_prob: 0, hidden_size: 32, image_size: 32, initializer_range: 0.02, intermediate_size: 64,
+    layer_norm_eps: 1e-12, model_type: 'vit', num_attention_heads: 2, num_channels: 3, num_hidden_layers: 2, patch_size: 8,
+    qkv_bias: true, torch_dtype: 'float32', transformers_version: '4.46.0',
+  }),
+  writeJson(path.join(dir, 'preprocessor_config.json'), {
+    do_normalize: true, do_rescale: true, do_resize: true, image_mean: HALF, image_processor_type: 'ViTImageProcessor', image_std: HALF,
+    resample: 2, rescale_factor: 0.00392156862745098, size: { height: 32, width: 32 },
+  }),
+  writeWeights(path.join(dir, 'model.safetensors'), new Map([...toHfNames(w, c),
+    ['pooler.dense.weight', { shape: [32, 32], data: new Float32Array(1024) }], ['pooler.dense.bias', { shape: [32], data: new Float32Array(32) }]]), 'F32'),
+]).then(() => undefined);
+
+export const clipPreprocessor = (dir: string) => writeJson(path.join(dir, 'preprocessor_config.json'), {
+  crop_size: { height: 32, width: 32 }, do_center_crop: true, do_convert_rgb: true, do_normalize: true, do_rescale: true, do_resize: true,
+  image_mean: OPENAI_MEAN, image_processor_type: 'CLIPImageProcessor', image_std: OPENAI_STD, resample: 3,
+  rescale_factor: 0.00392156862745098, size: { shortest_edge: 32 },
+});
+
+/** transformers' CLIPModel config: vision_config and text_config as differences from their defaults. */
+export const clipModelConfig = (vision: Record<string, unknown>) => ({
+  architectures: ['CLIPModel'], initializer_factor: 1.0, logit_scale_init_value: 2.6592, model_type: 'clip', projection_dim: 8,
+  text_config: { ...TEXT_CFG, projection_dim: 8 }, torch_dtype: 'float16', transformers_version: '4.46.0',
+  vision_config: { ...HF_VISION_TINY, projection_dim: 8, ...vision },
+});
+
+export const dinov2Config = (type: 'dinov2' | 'dinov2_with_registers', extra: Record<string, unknown>) => ({
+  apply_layernorm: true, architectures: [type === 'dinov2' ? 'Dinov2Model' : 'Dinov2WithRegistersModel'], attention_probs_dropout_prob: 0,
+  drop_path_rate: 0, hidden_act: 'gelu', hidden_dropout_prob: 0, hidden_size: 32, image_size: 56, initializer_range: 0.02,
+  layer_norm_eps: 1e-6, layerscale_value: 1.0, mlp_ratio: 2, model_type: type, num_attention_heads: 2, num_channels: 3,
+  num_hidden_layers: 2, out_features: ['stage2'], out_indices: [2], patch_size: 8, qkv_bias: true, reshape_hidden_states: true,
+  stage_names: ['stem', 'stage1', 'stage2'], torch_dtype: 'float32', transformers_version: '4.46.0', use_swiglu_ffn: false, ...extra,
+});
+
+export const bitPreprocessor = (dir: string) => writeJson(path.join(dir, 'preprocessor_config.json'), {
+  crop_size: { height: 32, width: 32 }, do_center_crop: true, do_convert_rgb: true, do_normalize: true, do_rescale: true, do_resize: true,
+  image_mean: IMAGENET.mean, image_processor_type: 'BitImageProcessor', image_std: IMAGENET.std, resample: 3,
+  rescale_factor: 0.00392156862745098, size: { shortest_edge: 36 },
+});
+
+/** timm's config.json as save_config_for_hf writes it. */
+export const timmConfig = (architecture: string, modelArgs: Record<string, unknown>, pretrained: Record<string, unknown>) => ({
+  architecture, num_classes: 0, num_features: 32, global_pool: 'token', model_args: modelArgs,
+  pretrained_cfg: {
+    tag: 'test', custom_load: false, input_size: [3, 32, 32], fixed_input_size: true, interpolation: 'bicubic', crop_pct: 1.0,
+    crop_mode: 'center', mean: HALF, std: HALF, num_classes: 0, pool_size: null, first_conv: 'patch_embed.proj', classifier: 'head', ...pretrained,
+  },
+});
+
+/** open_clip's open_clip_config.json as push_to_hf_hub writes it. */
+export const openClipConfig = (vision: Record<string, unknown>, extra: Record<string, unknown>, preprocess: Record<string, unknown>) => ({
+  model_cfg: { embed_dim: 8, vision_cfg: vision, text_cfg: OPEN_CLIP_TEXT, ...extra },
+  preprocess_cfg: { mean: OPENAI_MEAN, std: OPENAI_STD, ...preprocess },
+});
+
+export const quickClip = base({ lnPre: true, patchBias: false, gelu: 'quick', layerNormEps: 1e-5 });
+export const writeTimmQuickClip = async (dir: string, w: Tensors, c: BackboneConfig, dtype: FloatDtype) => {
+  await writeJson(path.join(dir, 'config.json'), timmConfig('vit_base_patch16_clip_quickgelu_224', { ...TIMM_TINY, img_size: 32 },
+    { input_size: [3, 224, 224], mean: OPENAI_MEAN, std: OPENAI_STD }));
+  await writeWeights(path.join(dir, 'model.safetensors'), timmTensors(w, c), dtype);
+};
+export const writeOpenClipQuick = async (dir: string, w: Tensors, c: BackboneConfig, dtype: FloatDtype) => {
+  await writeJson(path.join(dir, 'open_clip_config.json'), openClipConfig(
+    { image_size: 32, layers: 2, width: 32, head_width: 16, mlp_ratio: 2, patch_size: 8 }, { quick_gelu: true }, {}));
+  await writeWeights(path.join(dir, 'open_clip_model.safetensors'), openClipTensors(w, c), dtype);
+};
+

@@ -31,6 +31,9 @@ export interface FolderModel {
   preprocessing: Preprocessing;
 }
 
+/** What a layout's config file says, before its weights are looked for. */
+export type FolderTower = Omit<FolderModel, 'weights'>;
+
 export type Json = Record<string, unknown>;
 
 /** Whether a path is a file. */

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LosaError, errorMessage } from '../errors.js';
 import { canonicalConfigJson } from './config.js';
-import { isFile, readJsonIfAny, type FolderModel, type Json, type Layout } from './folder-types.js';
+import { isFile, readJsonIfAny, type FolderModel, type FolderTower, type Json, type Layout } from './folder-types.js';
 import { readOpenClipFolder } from './layout-openclip.js';
 import { readTimmFolder } from './layout-timm.js';
 import { readTransformersFolder } from './layout-transformers.js';
@@ -34,7 +34,7 @@ const PICKLE_FILES: Record<Layout, string> = { transformers: 'pytorch_model.bin'
 interface Attempt {
   layout: Layout;
   configFile: string;
-  read: (weights: string) => Promise<FolderModel> | FolderModel;
+  read: () => Promise<FolderTower> | FolderTower;
 }
 
 /** The layouts a folder's config files describe, in order of preference. */
@@ -44,15 +44,15 @@ async function attempts(dir: string): Promise<{ list: Attempt[]; problems: strin
   const configFile = path.join(dir, 'config.json');
   const cfg: Json | undefined = await readJsonIfAny(configFile);
   if (cfg && typeof cfg.model_type === 'string') {
-    list.push({ layout: 'transformers', configFile, read: (w) => readTransformersFolder(dir, configFile, cfg, w) });
+    list.push({ layout: 'transformers', configFile, read: () => readTransformersFolder(dir, configFile, cfg) });
   } else if (cfg && typeof cfg.architecture === 'string') {
-    list.push({ layout: 'timm', configFile, read: (w) => readTimmFolder(dir, configFile, cfg, w) });
+    list.push({ layout: 'timm', configFile, read: () => readTimmFolder(dir, configFile, cfg) });
   } else if (cfg) {
     problems.push(`${configFile} has neither model_type (transformers) nor architecture (timm)`);
   }
   const openClipFile = path.join(dir, 'open_clip_config.json');
   const oc = await readJsonIfAny(openClipFile);
-  if (oc) list.push({ layout: 'open_clip', configFile: openClipFile, read: (w) => readOpenClipFolder(dir, openClipFile, oc, w) });
+  if (oc) list.push({ layout: 'open_clip', configFile: openClipFile, read: () => readOpenClipFolder(dir, openClipFile, oc) });
   return { list, problems };
 }
 
@@ -77,7 +77,9 @@ export async function resolveFolder(dir: string): Promise<ResolvedFolder> {
   const read: { layout: Layout; model?: FolderModel; error?: unknown }[] = [];
   for (const a of list) {
     try {
-      read.push({ layout: a.layout, model: await a.read(await weightsOf(dir, a.layout)) });
+      // The config first: an unsupported tower is the news, whatever the weights.
+      const tower = await a.read();
+      read.push({ layout: a.layout, model: { ...tower, weights: await weightsOf(dir, a.layout) } });
     } catch (error) {
       read.push({ layout: a.layout, error });
     }

@@ -6,7 +6,7 @@
 // and PreprocessCfg; the text tower is ignored.
 import path from 'node:path';
 import type { BackboneConfig } from './config.js';
-import { Fields, interpolationFrom, OPENAI_MEAN, OPENAI_STD, type Family, type FolderModel, type Json, type Preprocessing } from './folder-types.js';
+import { Fields, interpolationFrom, OPENAI_MEAN, OPENAI_STD, type Family, type FolderTower, type Json, type Preprocessing } from './folder-types.js';
 import { timmArch, timmConfig } from './layout-timm.js';
 import { timmFamily } from './timm-archs.js';
 
@@ -33,8 +33,8 @@ function visionTower(v: Fields, quickGelu: boolean): BackboneConfig {
   };
 }
 
-/** Read an open_clip folder; `weights` is open_clip_model.safetensors. */
-export function readOpenClipFolder(dir: string, configFile: string, cfg: Json, weights: string): FolderModel {
+/** Read an open_clip folder. */
+export function readOpenClipFolder(dir: string, configFile: string, cfg: Json): FolderTower {
   const top = new Fields(configFile, cfg);
   const model = new Fields(configFile, top.obj('model_cfg'), 'model_cfg.');
   const v = new Fields(configFile, model.obj('vision_cfg'), 'model_cfg.vision_cfg.');
@@ -58,5 +58,5 @@ export function readOpenClipFolder(dir: string, configFile: string, cfg: Json, w
     imageSize, mean: p.triple('mean', OPENAI_MEAN), std: p.triple('std', OPENAI_STD), interpolation, source: `${configFile} (preprocess_cfg)`, notes,
   };
   const config: BackboneConfig = { name: path.basename(path.resolve(dir)), ...tower, imageSize, mean: pre.mean, std: pre.std, interpolation };
-  return { layout: 'open_clip', family, arch: timmName || 'VisionTransformer', configFile, config, weights, preprocessing: pre };
+  return { layout: 'open_clip', family, arch: timmName || 'VisionTransformer', configFile, config, preprocessing: pre };
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { LosaError } from '../errors.js';
 import type { BackboneConfig, GeluKind } from './config.js';
-import { Fields, HALF, interpolationFrom, type FolderModel, type Json, type Preprocessing } from './folder-types.js';
+import { Fields, HALF, interpolationFrom, type FolderTower, type Json, type Preprocessing } from './folder-types.js';
 import { TIMM_ARCHS, timmFamily, type TimmArch } from './timm-archs.js';
 
 const ACTS: Record<string, GeluKind> = { gelu: 'exact', gelu_tanh: 'tanh', quick_gelu: 'quick' };
@@ -68,7 +68,7 @@ function preprocessing(f: Fields, configFile: string, imageSize: number): Prepro
 }
 
 /** Read a timm folder whose config.json is `cfg`. */
-export function readTimmFolder(dir: string, configFile: string, cfg: Json, weights: string): FolderModel {
+export function readTimmFolder(dir: string, configFile: string, cfg: Json): FolderTower {
   const top = new Fields(configFile, cfg);
   const name = top.str('architecture', '');
   const arch = timmArch(name, configFile);
@@ -80,5 +80,5 @@ export function readTimmFolder(dir: string, configFile: string, cfg: Json, weigh
   const config: BackboneConfig = {
     name: path.basename(path.resolve(dir)), ...tower, mean: pre.mean, std: pre.std, interpolation: pre.interpolation,
   };
-  return { layout: 'timm', family: timmFamily(name), arch: name.replace(/\..*$/, ''), configFile, config, weights, preprocessing: pre };
+  return { layout: 'timm', family: timmFamily(name), arch: name.replace(/\..*$/, ''), configFile, config, preprocessing: pre };
 }

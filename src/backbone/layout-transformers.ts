@@ -7,7 +7,7 @@ import path from 'node:path';
 import { LosaError } from '../errors.js';
 import type { BackboneConfig, GeluKind, Interpolation } from './config.js';
 import {
-  Fields, HALF, IMAGENET_MEAN, IMAGENET_STD, OPENAI_MEAN, OPENAI_STD, readJsonIfAny, type Family, type FolderModel, type Json, type Preprocessing,
+  Fields, HALF, IMAGENET_MEAN, IMAGENET_STD, OPENAI_MEAN, OPENAI_STD, readJsonIfAny, type Family, type FolderTower, type Json, type Preprocessing,
 } from './folder-types.js';
 
 interface TowerDefaults {
@@ -98,7 +98,8 @@ async function preprocessing(dir: string, defaults: TowerDefaults, modelSize: nu
   const crop = f.o.crop_size !== undefined && f.bool('do_center_crop', true);
   const resizeTo = f.size('size', modelSize);
   const imageSize = crop ? f.size('crop_size', modelSize) : resizeTo;
-  const shortest = typeof f.o.size === 'object' && f.o.size !== null && 'shortest_edge' in f.o.size;
+  // {shortest_edge: s}, or a bare number where the processor crops (CLIP's old feature extractor).
+  const shortest = (typeof f.o.size === 'object' && f.o.size !== null && 'shortest_edge' in f.o.size) || (crop && typeof f.o.size === 'number');
   if (crop && shortest && resizeTo !== imageSize) {
     notes.push(`the processor resizes the short side to ${resizeTo} and crops ${imageSize} (crop_pct ${(imageSize / resizeTo).toFixed(3)}); losa resizes it to ${imageSize}`);
   }
@@ -109,8 +110,8 @@ async function preprocessing(dir: string, defaults: TowerDefaults, modelSize: nu
   return { imageSize, mean: f.triple('image_mean', defaults.mean), std: f.triple('image_std', defaults.std), interpolation, source: file, notes };
 }
 
-/** Read a transformers folder whose config.json is `cfg`; `weights` is its safetensors file or index. */
-export async function readTransformersFolder(dir: string, configFile: string, cfg: Json, weights: string): Promise<FolderModel> {
+/** Read a transformers folder whose config.json is `cfg`. */
+export async function readTransformersFolder(dir: string, configFile: string, cfg: Json): Promise<FolderTower> {
   const type = new Fields(configFile, cfg).str('model_type', '');
   const defaults = TRANSFORMERS_TYPES[type];
   if (!defaults) {
@@ -121,5 +122,5 @@ export async function readTransformersFolder(dir: string, configFile: string, cf
   const config: BackboneConfig = {
     name: path.basename(path.resolve(dir)), ...tower, imageSize: pre.imageSize, mean: pre.mean, std: pre.std, interpolation: pre.interpolation,
   };
-  return { layout: 'transformers', family: defaults.family, arch: type, configFile, config, weights, preprocessing: pre };
+  return { layout: 'transformers', family: defaults.family, arch: type, configFile, config, preprocessing: pre };
 }

@@ -200,8 +200,9 @@ export const command: Command = {
     const pool = str(values, 'pool') ?? DEFAULT_POOL;
     const layers = str(values, 'layers') ?? DEFAULT_LAYERS;
     const json = bool(values, 'json');
-    const backbone = str(values, 'backbone');
-    if (backbone !== undefined) {
+    const backboneArg = str(values, 'backbone');
+    if (backboneArg !== undefined) {
+      const backbone = BACKBONE_PRESETS.includes(backboneArg as never) ? backboneArg : path.resolve(io.cwd, backboneArg);
       const row = await describe(backbone, budget, frames, pool, layers);
       if (json) io.stdout.write(JSON.stringify(row) + '\n');
       else io.stdout.write(detail(row));
