@@ -17,7 +17,7 @@ import { MS_DOMAIN, OnnxBuilder, type ExternalRef } from './onnx-builder.js';
 import type { PoolSpec } from './pooling.js';
 import { pooledTokens, poolingMatrix } from './pooling.js';
 
-export { OPSET, MS_DOMAIN, type ExternalRef } from './onnx-builder.js';
+export type { ExternalRef } from './onnx-builder.js';
 
 /**
  * How attention and GELU are expressed. `fused`: onnxruntime's com.microsoft contrib ops

@@ -32,37 +32,38 @@ export interface NamingPlan {
   absent: string[];
 }
 
+/** Record that the file must hold `name` with `shape`; returns the name. */
+function need(plan: NamingPlan, name: string, shape: number[]): string {
+  plan.expected.set(name, shape);
+  return name;
+}
+
 function blockRecipes(plan: NamingPlan, names: BlockNames, i: number, d: number, m: number, layerScale: boolean): void {
-  const { recipes, expected } = plan;
-  const need = (name: string, shape: number[]): string => {
-    expected.set(name, shape);
-    return name;
-  };
+  const { recipes } = plan;
   const b = `block${i}.`;
   const norm = (graph: string, file: string): void => {
-    recipes.set(`${b}${graph}.weight`, { kind: 'copy', source: need(`${file}.weight`, [d]) });
-    recipes.set(`${b}${graph}.bias`, { kind: 'copy', source: need(`${file}.bias`, [d]) });
+    recipes.set(`${b}${graph}.weight`, { kind: 'copy', source: need(plan, `${file}.weight`, [d]) });
+    recipes.set(`${b}${graph}.bias`, { kind: 'copy', source: need(plan, `${file}.bias`, [d]) });
   };
-  const linear = (graph: string, file: string, out: number, inp: number): void => {
-    recipes.set(`${b}${graph}.weight`, { kind: 'transpose', source: need(`${file}.weight`, [out, inp]) });
-    recipes.set(`${b}${graph}.bias`, { kind: 'copy', source: need(`${file}.bias`, [out]) });
+  const linear = (graph: string, weight: string, bias: string, out: number, inp: number): void => {
+    recipes.set(`${b}${graph}.weight`, { kind: 'transpose', source: need(plan, weight, [out, inp]) });
+    recipes.set(`${b}${graph}.bias`, { kind: 'copy', source: need(plan, bias, [out]) });
   };
   norm('ln1', names.ln1);
   if ('packed' in names.qkv) {
-    recipes.set(b + 'qkv.weight', { kind: 'transpose', source: need(names.qkv.packed.weight, [3 * d, d]) });
-    recipes.set(b + 'qkv.bias', { kind: 'copy', source: need(names.qkv.packed.bias, [3 * d]) });
+    linear('qkv', names.qkv.packed.weight, names.qkv.packed.bias, 3 * d, d);
   } else {
-    const { q, k, v } = names.qkv;
-    recipes.set(b + 'qkv.weight', { kind: 'transpose-concat', sources: [need(`${q}.weight`, [d, d]), need(`${k}.weight`, [d, d]), need(`${v}.weight`, [d, d])] });
-    recipes.set(b + 'qkv.bias', { kind: 'concat', sources: [need(`${q}.bias`, [d]), need(`${k}.bias`, [d]), need(`${v}.bias`, [d])] });
+    const [q, k, v] = [names.qkv.q, names.qkv.k, names.qkv.v];
+    recipes.set(b + 'qkv.weight', { kind: 'transpose-concat', sources: [q, k, v].map((x) => need(plan, `${x}.weight`, [d, d])) as [string, string, string] });
+    recipes.set(b + 'qkv.bias', { kind: 'concat', sources: [q, k, v].map((x) => need(plan, `${x}.bias`, [d])) as [string, string, string] });
   }
-  linear('proj', names.proj, d, d);
+  linear('proj', `${names.proj}.weight`, `${names.proj}.bias`, d, d);
   norm('ln2', names.ln2);
-  linear('fc1', names.fc1, m, d);
-  linear('fc2', names.fc2, d, m);
+  linear('fc1', `${names.fc1}.weight`, `${names.fc1}.bias`, m, d);
+  linear('fc2', `${names.fc2}.weight`, `${names.fc2}.bias`, d, m);
   if (!layerScale || !names.ls1 || !names.ls2) return;
-  recipes.set(b + 'ls1', { kind: 'copy', source: need(names.ls1, [d]) });
-  recipes.set(b + 'ls2', { kind: 'copy', source: need(names.ls2, [d]) });
+  recipes.set(b + 'ls1', { kind: 'copy', source: need(plan, names.ls1, [d]) });
+  recipes.set(b + 'ls2', { kind: 'copy', source: need(plan, names.ls2, [d]) });
 }
 
 export function namingPlan(naming: WeightNaming, config: BackboneConfig): NamingPlan {
@@ -71,26 +72,22 @@ export function namingPlan(naming: WeightNaming, config: BackboneConfig): Naming
   const scheme = namingScheme(naming.kind);
   const e = scheme.embeddings(naming.prefix);
   const plan: NamingPlan = { naming, scheme, recipes: new Map(), expected: new Map(), pos: e.pos, absent: [] };
-  const { recipes, expected, absent } = plan;
-  const need = (name: string, shape: number[]): string => {
-    expected.set(name, shape);
-    return name;
-  };
-  recipes.set('patch.weight', { kind: 'copy', source: need(`${e.patch}.weight`, [d, 3, p, p]) });
-  if (c.patchBias) recipes.set('patch.bias', { kind: 'copy', source: need(`${e.patch}.bias`, [d]) });
+  const { recipes, absent } = plan;
+  recipes.set('patch.weight', { kind: 'copy', source: need(plan, `${e.patch}.weight`, [d, 3, p, p]) });
+  if (c.patchBias) recipes.set('patch.bias', { kind: 'copy', source: need(plan, `${e.patch}.bias`, [d]) });
   if (c.classToken) {
-    if (e.cls) recipes.set('cls', { kind: 'copy', source: need(e.cls.name, e.cls.flat ? [d] : [1, 1, d]) });
+    if (e.cls) recipes.set('cls', { kind: 'copy', source: need(plan, e.cls.name, e.cls.flat ? [d] : [1, 1, d]) });
     else absent.push('a class token');
   }
   if (c.registers > 0) {
-    if (e.reg) recipes.set('reg', { kind: 'reg', source: need(e.reg, [1, c.registers, d]) });
+    if (e.reg) recipes.set('reg', { kind: 'reg', source: need(plan, e.reg, [1, c.registers, d]) });
     else absent.push('register tokens');
   }
   recipes.set('pos', { kind: 'pos', source: e.pos.name });
   if (c.lnPre) {
     if (e.lnPre) {
-      recipes.set('ln_pre.weight', { kind: 'copy', source: need(`${e.lnPre}.weight`, [d]) });
-      recipes.set('ln_pre.bias', { kind: 'copy', source: need(`${e.lnPre}.bias`, [d]) });
+      recipes.set('ln_pre.weight', { kind: 'copy', source: need(plan, `${e.lnPre}.weight`, [d]) });
+      recipes.set('ln_pre.bias', { kind: 'copy', source: need(plan, `${e.lnPre}.bias`, [d]) });
     } else {
       absent.push('ln_pre');
     }
