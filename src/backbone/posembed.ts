@@ -3,7 +3,8 @@
 // - `bicubic`: PyTorch's bicubic (Keys' kernel with a = -0.75, align_corners = false, border
 //   pixels repeated), which Hugging Face's ViT, CLIP, SigLIP and DINOv2 `interpolate_pos_encoding`
 //   use (their current releases pass the output size; older DINOv2 and SigLIP releases passed a
-//   scale factor with a 0.1 offset, which moves the samples by under 1% of a cell);
+//   scale factor with a 0.1 offset instead, which moves the outermost samples by up to a tenth
+//   of an output cell);
 // - `bicubic-aa`: PyTorch's antialiased bicubic (a = -0.5, the kernel stretched by the
 //   downscale factor, weights renormalised at the borders), which timm's `resample_abs_pos_embed`,
 //   open_clip's `resize_pos_embed` and Hugging Face's DINOv2 with registers use.
