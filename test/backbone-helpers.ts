@@ -17,8 +17,12 @@ export function smallConfig(over: Partial<BackboneConfig> = {}): BackboneConfig 
   };
 }
 
-/** Random weights with timm names; every parameter non-trivial (biases and LayerNorms too). */
-export function makeTimmWeights(config: BackboneConfig, seed: number, posGrid = config.imageSize / config.patchSize): Tensors {
+/**
+ * Random weights under losa's reference names (timm's, with the graph's conventions: pos_embed
+ * covers the class token and the patches, registers have none); every parameter non-trivial
+ * (biases, LayerNorms and LayerScale too). Heads and a final norm come along, as in real files.
+ */
+export function makeTimmWeights(config: BackboneConfig, seed: number, posGrid = Math.floor(config.imageSize / config.patchSize)): Tensors {
   const rng = createRng(`weights-${seed}`);
   const { width: d, mlpDim: m, patchSize: p } = config;
   const t: Tensors = new Map();
@@ -29,9 +33,14 @@ export function makeTimmWeights(config: BackboneConfig, seed: number, posGrid = 
     t.set(name, { shape, data });
   };
   add('patch_embed.proj.weight', [d, 3, p, p], 0.1);
-  add('patch_embed.proj.bias', [d], 0.1);
+  if (config.patchBias !== false) add('patch_embed.proj.bias', [d], 0.1);
   if (config.classToken) add('cls_token', [1, 1, d], 0.5);
+  if (config.registers) add('reg_token', [1, config.registers, d], 0.5);
   add('pos_embed', [1, posGrid * posGrid + (config.classToken ? 1 : 0), d], 0.5);
+  if (config.lnPre) {
+    add('norm_pre.weight', [d], 0.1, 1);
+    add('norm_pre.bias', [d], 0.1);
+  }
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}.`;
     add(b + 'norm1.weight', [d], 0.1, 1);
@@ -40,12 +49,14 @@ export function makeTimmWeights(config: BackboneConfig, seed: number, posGrid = 
     add(b + 'attn.qkv.bias', [3 * d], 0.1);
     add(b + 'attn.proj.weight', [d, d], 0.2);
     add(b + 'attn.proj.bias', [d], 0.1);
+    if (config.layerScale) add(b + 'ls1.gamma', [d], 0.3, 0.8);
     add(b + 'norm2.weight', [d], 0.1, 1);
     add(b + 'norm2.bias', [d], 0.1);
     add(b + 'mlp.fc1.weight', [m, d], 0.2);
     add(b + 'mlp.fc1.bias', [m], 0.1);
     add(b + 'mlp.fc2.weight', [d, m], 0.15);
     add(b + 'mlp.fc2.bias', [d], 0.1);
+    if (config.layerScale) add(b + 'ls2.gamma', [d], 0.3, 0.8);
   }
   add('norm.weight', [d], 0.1, 1);
   add('norm.bias', [d], 0.1);
@@ -115,96 +126,124 @@ export function erf(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 
-function gelu(x: number, kind: 'exact' | 'tanh'): number {
+function gelu(x: number, kind: BackboneConfig['gelu']): number {
   if (kind === 'exact') return 0.5 * x * (1 + erf(x / Math.SQRT2));
+  if (kind === 'quick') return x / (1 + Math.exp(-1.702 * x));
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 }
 
+/** y[r] = LayerNorm(x[r]) for rows of width D, in float64. */
+function layerNormRows(x: Float64Array, D: number, eps: number, gamma: Float32Array, beta: Float32Array): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < x.length / D; r++) {
+    let mean = 0;
+    for (let i = 0; i < D; i++) mean += x[r * D + i]!;
+    mean /= D;
+    let v = 0;
+    for (let i = 0; i < D; i++) v += (x[r * D + i]! - mean) ** 2;
+    v /= D;
+    const inv = 1 / Math.sqrt(v + eps);
+    for (let i = 0; i < D; i++) y[r * D + i] = (x[r * D + i]! - mean) * inv * gamma[i]! + beta[i]!;
+  }
+  return y;
+}
+
+function linear(x: Float64Array, rows: number, inDim: number, weight: Float32Array, bias: Float32Array, outDim: number): Float64Array {
+  const y = new Float64Array(rows * outDim);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outDim; o++) {
+      let acc = bias[o]!;
+      for (let i = 0; i < inDim; i++) acc += x[r * inDim + i]! * weight[o * inDim + i]!; // weight [out, in]
+      y[r * outDim + o] = acc;
+    }
+  }
+  return y;
+}
+
+/** Softmax attention over n tokens with H heads from packed qkv [n, 3D]. */
+function attention(qkv: Float64Array, n: number, D: number, H: number): Float64Array {
+  const dh = D / H;
+  const mixed = new Float64Array(n * D);
+  for (let hd = 0; hd < H; hd++) {
+    for (let i = 0; i < n; i++) {
+      const scores = new Float64Array(n);
+      let max = -Infinity;
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let c = 0; c < dh; c++) s += qkv[i * 3 * D + hd * dh + c]! * qkv[j * 3 * D + D + hd * dh + c]!;
+        scores[j] = s / Math.sqrt(dh);
+        max = Math.max(max, scores[j]!);
+      }
+      let z = 0;
+      for (let j = 0; j < n; j++) { scores[j] = Math.exp(scores[j]! - max); z += scores[j]!; }
+      for (let c = 0; c < dh; c++) {
+        let acc = 0;
+        for (let j = 0; j < n; j++) acc += (scores[j]! / z) * qkv[j * 3 * D + 2 * D + hd * dh + c]!;
+        mixed[i * D + hd * dh + c] = acc;
+      }
+    }
+  }
+  return mixed;
+}
+
 /**
- * Plain ViT forward on timm-named weights, one frame at a time in float64.
- * Returns, per block, the block's output tokens [N, n, D] (class token first, then patches
- * row-major). `pos` overrides the position embedding [n, D] (for the interpolation test).
+ * One frame's tokens entering the blocks [n, D]: class token and patches (conv, optional bias)
+ * plus the position embedding, registers inserted after the class token with none, then ln_pre.
+ */
+function embedFrame(config: BackboneConfig, W: (name: string) => Float32Array, img: Float32Array, posData: ArrayLike<number>): Float64Array {
+  const { imageSize: S, patchSize: p, width: D } = config;
+  const g = Math.floor(S / p);
+  const cls = config.classToken ? 1 : 0;
+  const R = config.registers ?? 0;
+  const x = new Float64Array((cls + g * g) * D); // [cls + g², D]
+  if (cls) for (let i = 0; i < D; i++) x[i] = W('cls_token')[i]!;
+  const pw = W('patch_embed.proj.weight');
+  const pb = config.patchBias === false ? new Float32Array(D) : W('patch_embed.proj.bias');
+  for (let py = 0; py < g; py++) for (let px = 0; px < g; px++) {
+    const tok = cls + py * g + px;
+    for (let o = 0; o < D; o++) {
+      let acc = pb[o]!;
+      for (let c = 0; c < 3; c++) for (let ky = 0; ky < p; ky++) for (let kx = 0; kx < p; kx++) {
+        acc += pw[((o * 3 + c) * p + ky) * p + kx]! * img[(c * S + py * p + ky) * S + px * p + kx]!;
+      }
+      x[tok * D + o] = acc;
+    }
+  }
+  for (let i = 0; i < x.length; i++) x[i] += posData[i]!;
+  const tokens = new Float64Array((cls + R + g * g) * D); // [cls, registers, patches]
+  tokens.set(x.subarray(0, cls * D));
+  if (R) tokens.set(W('reg_token'), cls * D);
+  tokens.set(x.subarray(cls * D), (cls + R) * D);
+  return config.lnPre ? layerNormRows(tokens, D, config.layerNormEps, W('norm_pre.weight'), W('norm_pre.bias')) : tokens;
+}
+
+/**
+ * Reference ViT forward on reference-named weights (makeTimmWeights), one frame at a time in
+ * float64. Returns, per block, the block's output tokens [N, n, D] (class token, registers, then
+ * patches row-major). `pos` overrides the position embedding [cls + g², D] (for resampling tests).
  */
 export function referenceForward(config: BackboneConfig, w: Tensors, frames: Float32Array, numFrames: number, pos?: Float64Array | Float32Array): Float64Array[] {
-  const { imageSize: S, patchSize: p, width: D, heads: H, mlpDim: M, layerNormEps: eps } = config;
-  const g = S / p;
-  const pre = config.classToken ? 1 : 0;
-  const n = g * g + pre;
-  const dh = D / H;
-  const W = (name: string) => w.get(name)!.data;
-  const posData = pos ?? W('pos_embed');
+  const { imageSize: S, width: D, heads: H, mlpDim: M, layerNormEps: eps } = config;
+  const n = Math.floor(S / config.patchSize) ** 2 + (config.classToken ? 1 : 0) + (config.registers ?? 0);
+  const W = (name: string) => {
+    const t = w.get(name);
+    if (!t) throw new Error(`referenceForward: no tensor ${name}`);
+    return t.data;
+  };
   const outs = Array.from({ length: config.depth }, () => new Float64Array(numFrames * n * D));
-  const linear = (x: Float64Array, rows: number, inDim: number, weight: Float32Array, bias: Float32Array, outDim: number): Float64Array => {
-    const y = new Float64Array(rows * outDim);
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < outDim; o++) {
-        let acc = bias[o]!;
-        for (let i = 0; i < inDim; i++) acc += x[r * inDim + i]! * weight[o * inDim + i]!; // weight [out, in]
-        y[r * outDim + o] = acc;
-      }
-    }
-    return y;
-  };
-  const layerNorm = (x: Float64Array, gamma: Float32Array, beta: Float32Array): Float64Array => {
-    const y = new Float64Array(x.length);
-    for (let r = 0; r < n; r++) {
-      let mean = 0;
-      for (let i = 0; i < D; i++) mean += x[r * D + i]!;
-      mean /= D;
-      let v = 0;
-      for (let i = 0; i < D; i++) v += (x[r * D + i]! - mean) ** 2;
-      v /= D;
-      const inv = 1 / Math.sqrt(v + eps);
-      for (let i = 0; i < D; i++) y[r * D + i] = (x[r * D + i]! - mean) * inv * gamma[i]! + beta[i]!;
-    }
-    return y;
-  };
   for (let f = 0; f < numFrames; f++) {
-    const img = frames.subarray(f * 3 * S * S, (f + 1) * 3 * S * S);
-    let x = new Float64Array(n * D);
-    if (config.classToken) for (let i = 0; i < D; i++) x[i] = W('cls_token')[i]!;
-    const pw = W('patch_embed.proj.weight'), pb = W('patch_embed.proj.bias');
-    for (let py = 0; py < g; py++) for (let px = 0; px < g; px++) {
-      const tok = pre + py * g + px;
-      for (let o = 0; o < D; o++) {
-        let acc = pb[o]!;
-        for (let c = 0; c < 3; c++) for (let ky = 0; ky < p; ky++) for (let kx = 0; kx < p; kx++) {
-          acc += pw[((o * 3 + c) * p + ky) * p + kx]! * img[(c * S + py * p + ky) * S + px * p + kx]!;
-        }
-        x[tok * D + o] = acc;
-      }
-    }
-    for (let i = 0; i < n * D; i++) x[i] += posData[i]!;
+    let x = embedFrame(config, W, frames.subarray(f * 3 * S * S, (f + 1) * 3 * S * S), pos ?? W('pos_embed'));
     for (let b = 0; b < config.depth; b++) {
       const B = `blocks.${b}.`;
-      const h = layerNorm(x, W(B + 'norm1.weight'), W(B + 'norm1.bias'));
+      const scale = (v: Float64Array, gamma: string): Float64Array => (config.layerScale ? v.map((t, i) => t * W(B + gamma)[i % D]!) : v);
+      const h = layerNormRows(x, D, eps, W(B + 'norm1.weight'), W(B + 'norm1.bias'));
       const qkv = linear(h, n, D, W(B + 'attn.qkv.weight'), W(B + 'attn.qkv.bias'), 3 * D); // [n, 3D]
-      const mixed = new Float64Array(n * D);
-      for (let hd = 0; hd < H; hd++) {
-        for (let i = 0; i < n; i++) {
-          const scores = new Float64Array(n);
-          let max = -Infinity;
-          for (let j = 0; j < n; j++) {
-            let s = 0;
-            for (let c = 0; c < dh; c++) s += qkv[i * 3 * D + hd * dh + c]! * qkv[j * 3 * D + D + hd * dh + c]!;
-            scores[j] = s / Math.sqrt(dh);
-            max = Math.max(max, scores[j]!);
-          }
-          let z = 0;
-          for (let j = 0; j < n; j++) { scores[j] = Math.exp(scores[j]! - max); z += scores[j]!; }
-          for (let c = 0; c < dh; c++) {
-            let acc = 0;
-            for (let j = 0; j < n; j++) acc += (scores[j]! / z) * qkv[j * 3 * D + 2 * D + hd * dh + c]!;
-            mixed[i * D + hd * dh + c] = acc;
-          }
-        }
-      }
-      const attn = linear(mixed, n, D, W(B + 'attn.proj.weight'), W(B + 'attn.proj.bias'), D);
+      const attn = scale(linear(attention(qkv, n, D, H), n, D, W(B + 'attn.proj.weight'), W(B + 'attn.proj.bias'), D), 'ls1.gamma');
       for (let i = 0; i < n * D; i++) x[i] += attn[i]!;
-      const h2 = layerNorm(x, W(B + 'norm2.weight'), W(B + 'norm2.bias'));
+      const h2 = layerNormRows(x, D, eps, W(B + 'norm2.weight'), W(B + 'norm2.bias'));
       const hidden = linear(h2, n, D, W(B + 'mlp.fc1.weight'), W(B + 'mlp.fc1.bias'), M);
       for (let i = 0; i < hidden.length; i++) hidden[i] = gelu(hidden[i]!, config.gelu);
-      const mlp = linear(hidden, n, M, W(B + 'mlp.fc2.weight'), W(B + 'mlp.fc2.bias'), D);
+      const mlp = scale(linear(hidden, n, M, W(B + 'mlp.fc2.weight'), W(B + 'mlp.fc2.bias'), D), 'ls2.gamma');
       x = x.map((v, i) => v + mlp[i]!);
       outs[b]!.set(x, f * n * D);
     }
@@ -215,8 +254,8 @@ export function referenceForward(config: BackboneConfig, w: Tensors, frames: Flo
 /** Pool one layer's tokens [N, n, D] as the spec says, written plainly (loops over cells). */
 export function referencePool(config: BackboneConfig, tokens: Float64Array, numFrames: number, pool: string): Float64Array {
   const { width: D } = config;
-  const g = config.imageSize / config.patchSize;
-  const pre = config.classToken ? 1 : 0;
+  const g = Math.floor(config.imageSize / config.patchSize);
+  const pre = (config.classToken ? 1 : 0) + (config.registers ?? 0); // registers are never pooled
   const n = g * g + pre;
   if (pool === 'none') return tokens;
   const patchMean = (f: number, c: number): number => {

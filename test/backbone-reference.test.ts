@@ -1,6 +1,6 @@
 // The onnxruntime graph against an independent float64 reference forward, layer by layer, for
-// small configs with and without a class token, both GELU forms, both graph flavours, and
-// every pooling mode.
+// small configs with and without a class token, every GELU form, ln_pre, no patch bias,
+// LayerScale and register tokens, both graph flavours, and every pooling mode.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,18 +28,22 @@ const cases: { label: string; config: BackboneConfig }[] = [
   { label: 'no class token, tanh GELU', config: smallConfig({ classToken: false, gelu: 'tanh' }) },
   { label: 'class token, tanh GELU, 3 heads', config: smallConfig({ width: 48, heads: 3, mlpDim: 96, depth: 2 }) },
   { label: 'no class token, exact GELU, patch 4', config: smallConfig({ classToken: false, imageSize: 24, patchSize: 4, depth: 2 }) },
+  { label: 'CLIP: ln_pre, no patch bias, quick GELU', config: smallConfig({ lnPre: true, patchBias: false, gelu: 'quick', layerNormEps: 1e-5 }) },
+  { label: 'DINOv2 with registers: LayerScale, 3 registers', config: smallConfig({ layerScale: true, registers: 3, depth: 2 }) },
+  { label: 'no class token, 2 registers, tanh GELU', config: smallConfig({ classToken: false, registers: 2, gelu: 'tanh', depth: 2 }) },
+  { label: '36 px with patch 8: the last 4 pixels unseen, as PyTorch\'s strided conv', config: smallConfig({ imageSize: 36, depth: 1 }) },
 ];
 
-describe.each(cases)('graph vs reference: $label', ({ config }) => {
+describe.each(cases.map((c, index) => ({ ...c, index })))('graph vs reference: $label', ({ config, index }) => {
   let weights: Tensors;
   let file: string;
   let frames: Float32Array;
   let reference: Float64Array[];
-  const n = (config.imageSize / config.patchSize) ** 2 + (config.classToken ? 1 : 0);
+  const n = (Math.floor(config.imageSize / config.patchSize)) ** 2 + (config.classToken ? 1 : 0) + (config.registers ?? 0);
 
   beforeAll(async () => {
     weights = makeTimmWeights(config, 7);
-    file = path.join(dir, `w-${config.width}-${config.classToken}-${config.gelu}-${config.patchSize}.safetensors`);
+    file = path.join(dir, `w-${index}.safetensors`);
     await writeTensors(file, weights);
     frames = randomFrames(config, N, 1);
     reference = referenceForward(config, weights, frames, N);

@@ -46,9 +46,9 @@ function mapTensors(t: Tensors, f: (x: number) => number): Tensors {
 
 describe('tensor names', () => {
   it('detects timm and Hugging Face names, with or without the vit. prefix', () => {
-    expect(detectNaming(timm.keys())).toEqual({ kind: 'timm' });
-    expect(detectNaming(toHfNames(timm, config).keys())).toEqual({ kind: 'hf', prefix: '' });
-    expect(detectNaming(toHfNames(timm, config, 'vit.').keys())).toEqual({ kind: 'hf', prefix: 'vit.' });
+    expect(detectNaming(timm.keys())).toEqual({ kind: 'timm', prefix: '' });
+    expect(detectNaming(toHfNames(timm, config).keys())).toEqual({ kind: 'hf-vit', prefix: '' });
+    expect(detectNaming(toHfNames(timm, config, 'vit.').keys())).toEqual({ kind: 'hf-vit', prefix: 'vit.' });
     expect(detectNaming(['foo.weight'])).toBeUndefined();
   });
 
@@ -120,7 +120,7 @@ describe('mismatched files', () => {
   it('refuses a file with no ViT names, and integer tensors', async () => {
     const file = path.join(dir, 'other.safetensors');
     await writeSafetensors(file, [{ name: 'conv1.weight', shape: [2], data: new Float32Array(2) }]);
-    await expect(load(file)).rejects.toThrow(/not a ViT weights file: found neither .* \(first names: conv1\.weight\)/);
+    await expect(load(file)).rejects.toThrow(/not a ViT weights file: found none of the known tensor names: timm \(patch_embed\.proj\.weight\), .* \(first names: conv1\.weight\)/);
     const ints = new Map(timm);
     const intFile = path.join(dir, 'int.safetensors');
     await writeSafetensors(intFile, [...ints].map(([name, t]) =>

@@ -8,7 +8,8 @@ describe('losa info', () => {
   it('lists every preset without --backbone', async () => {
     const r = await run(['info', '--memory', '8GiB']);
     expect(r.status).toBe(0);
-    for (const name of ['vit-ti16', 'vit-s16', 'vit-b16', 'vit-l16', 'vit-h14', 'vit-g14', 'vit-bigg14', 'vit-e14']) {
+    for (const name of ['vit-ti16', 'vit-s16', 'vit-b16', 'vit-l16', 'vit-h14', 'vit-g14', 'vit-bigg14', 'vit-e14', 'clip-b16', 'clip-l14',
+      'clip-h14', 'clip-bigg14', 'dinov2-s14', 'dinov2-b14', 'dinov2-l14', 'siglip-b16', 'siglip-so400m14']) {
       expect(r.stdout).toContain(name);
     }
     expect(r.stdout).toMatch(/vit-b16\s+85\.8M\s+35\.1\s+327 MiB\s+164 MiB/);
@@ -35,14 +36,15 @@ describe('losa info', () => {
     expect(o.chunk).toBeGreaterThan(0);
     expect(o.peakBytes).toBeLessThanOrEqual(2 ** 30);
     const all = JSON.parse((await run(['info', '--json'])).stdout);
-    expect(all.backbones).toHaveLength(8);
+    expect(all.backbones).toHaveLength(17);
     expect(all.backbones[7].params).toBeGreaterThan(3.8e9);
+    expect(all.backbones[8]).toMatchObject({ name: 'clip-b16', params: 85_799_424 });
   });
 
   it('gives one-line errors with the right status', async () => {
     const bad = await run(['info', '--backbone', 'missing.json']);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^losa: error: missing\.json: no such backbone config file, and not a preset/);
+    expect(bad.stderr).toMatch(/^losa: error: \S*missing\.json: no such backbone config file, folder or preset/);
     const mem = await run(['info', '--memory', 'lots']);
     expect(mem.status).toBe(2);
     expect(mem.stderr).toContain('Expected `--memory` to be a size such as 8GiB or 512MB, got "lots"');

@@ -115,7 +115,7 @@ describe('a crash of the backbone process', () => {
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^losa: error: the backbone process \(onnxruntime, tiny\) crashed \(SIGSEGV\)( while computing features of 2 frames)?; the results written before it are kept$/);
+    expect(lines[0], r.stderr).toMatch(/^losa: error: the backbone process \(onnxruntime, tiny\) crashed \(SIGSEGV\)( while computing features of 2 frames)?; the results written before it are kept$/);
     const written = (await fs.readdir(out)).filter((f) => f.endsWith('.safetensors'));
     expect(written.length).toBeGreaterThanOrEqual(5);
     expect(written.length).toBeLessThan(300);

@@ -156,7 +156,7 @@ describe('confusion.svg', () => {
   it('shows only the most confused classes of a 700-class matrix, in a small file', async () => {
     const k = 700;
     const names = Array.from({ length: k }, (_, i) => `class_${i}`);
-    const m = names.map((_, i) => names.map((__, j) => (i === j ? 20 : 0)));
+    const m: number[][] = names.map((_, i) => names.map((__, j) => (i === j ? 20 : 0)));
     // Planted mistakes: 650 ↔ 651 confused both ways, 400 → 10 one way.
     m[650]![651] = 9; m[651]![650] = 7; m[400]![10] = 4;
     const svg = await renderConfusionSvg(names, m);

@@ -96,8 +96,10 @@ class ChildChannel {
     return new Promise<OkReply>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, doing: activity(request, this.name) });
       this.reference(true);
+      // A send fails when the child is gone: its 'exit' event, which follows, says why (a
+      // signal, a status) and rejects what is waiting. One still running is ended, so that it does.
       this.child.send({ ...request, id } as ChildRequest, (error) => {
-        if (error) this.failAll(new BackboneCrash(`the backbone process (onnxruntime, ${this.name}) cannot be reached: ${error.message}`));
+        if (error && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
       });
     }).finally(() => {
       if (this.waiting.size === 0) this.reference(false);

@@ -1,9 +1,15 @@
 // Which blocks are tapped (--layers) and how each tapped block's tokens are pooled (--pool).
 // Pooling is a fixed linear map over tokens, so it runs inside the graph as one MatMul with a
 // constant matrix [P, tokens]: only the pooled tensors leave onnxruntime.
+//
+// Register tokens (DINOv2 with registers) are left out of every pooled mode: they are scratch
+// space the model learned to put global computations in, not image regions, and the paper that
+// introduced them discards them at the output. So `cls` is the class token, `mean` the mean of
+// the patch tokens and `grid:G` the class token plus patch cells, with or without registers;
+// only `none` keeps them, in token order: class token, registers, patches row-major.
 import { UsageError } from '../errors.js';
 import type { BackboneConfig } from './config.js';
-import { gridSize, tokenCount } from './config.js';
+import { gridSize, prefixTokens, tokenCount } from './config.js';
 
 export type PoolSpec =
   | { kind: 'none' }
@@ -78,7 +84,7 @@ export function layersName(layers: number[], depth: number): string {
 
 /**
  * The pooling matrix [P, n] (row-major) for every mode but "none": row 0 is the class token
- * (or the mean of the patches when there is none); for grid:G, rows 1… are the G×G cells in
+ * (or the mean of the patches when there is none; registers never count); for grid:G, rows 1… are the G×G cells in
  * row-major order, each the average of its patches, with cell edges as in adaptive average
  * pooling (floor(i·g/G) to ceil((i+1)·g/G)), so G need not divide the patch grid g.
  */
@@ -86,7 +92,7 @@ export function poolingMatrix(pool: PoolSpec, config: BackboneConfig): Float32Ar
   if (pool.kind === 'none') throw new Error('poolingMatrix: "none" has no matrix');
   const g = gridSize(config);
   const n = tokenCount(config);
-  const first = config.classToken ? 1 : 0; // index of the first patch token
+  const first = prefixTokens(config); // index of the first patch token
   const rows = pooledTokens(pool, config);
   const w = new Float32Array(rows * n); // [P, n]
   const firstRow = (r: number): void => {

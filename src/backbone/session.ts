@@ -13,13 +13,16 @@ import { canonicalConfigJson, validateBackboneConfig } from './config.js';
 import { ExternalDataWriter } from './extdata.js';
 import { normalizeFrames } from './preprocess.js';
 import { buildVitModel, type GraphFlavour } from './graph.js';
-import { DEFAULT_LAYERS, DEFAULT_POOL, layersName, parseLayers, parsePool, poolName, pooledTokens } from './pooling.js';
+import { DEFAULT_LAYERS, DEFAULT_POOL, layersName, parseLayers, parsePool, poolName, pooledTokens, type PoolSpec } from './pooling.js';
 import { chunkForBudget, countBackboneParams, fixedBytes } from './stats.js';
 import { backboneDigest, loadWeightsFile, randomWeights } from './weights.js';
 
 export interface BackboneOptions {
   config: BackboneConfig;
-  /** A safetensors file (Hugging Face or timm names); without it the weights are seeded random. */
+  /**
+   * The weights: a safetensors file (timm, Hugging Face or open_clip names), a shard index
+   * (`model.safetensors.index.json`), or a model folder; without it the weights are seeded random.
+   */
   weights?: string;
   /** 'none' | 'cls' | 'mean' | 'grid:G' (default 'grid:2'). */
   pool?: string;
@@ -145,76 +148,97 @@ export function resolveChunk(config: BackboneConfig, chunk?: number, memoryBudge
   return Math.max(1, Math.min(DEFAULT_MAX_CHUNK, chunkForBudget(config, os.totalmem() / 2)));
 }
 
-/** The backbone in this process: session.run blocks the event loop while it runs (see isolated.ts). */
-export async function loadBackboneInProcess(options: BackboneOptions): Promise<Backbone> {
-  const started = performance.now();
-  const config = validateBackboneConfig(options.config, `backbone config ${options.config.name ?? ''}`.trim());
-  const name = config.name ?? 'vit';
-  const pool = parsePool(options.pool ?? DEFAULT_POOL, config);
-  const layers = parseLayers(options.layers ?? DEFAULT_LAYERS, config.depth);
-  const device = options.device ?? 'cpu';
-  const chunk = resolveChunk(config, options.chunk, options.memoryBudget);
-  const threads = options.threads ?? os.availableParallelism();
-  const seed = options.seed ?? 0;
-  const blocks = layers[layers.length - 1]! + 1;
-  const flavour = options.flavour ?? 'fused';
-  const prepack = options.prepack ?? countBackboneParams(config) * 4 < PREPACK_LIMIT_BYTES;
+/** The options resolved and checked, with their defaults. */
+interface Prepared {
+  config: BackboneConfig;
+  name: string;
+  pool: PoolSpec;
+  layers: number[];
+  device: 'cpu' | 'cuda';
+  chunk: number;
+  threads: number;
+  seed: number;
+  flavour: GraphFlavour;
+  prepack: boolean;
+}
 
+function prepare(options: BackboneOptions): Prepared {
+  const config = validateBackboneConfig(options.config, `backbone config ${options.config.name ?? ''}`.trim());
+  const device = options.device ?? 'cpu';
   if (device === 'cuda' && !existsSync(path.join(ortBinaryDir(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'))) {
     throw new LosaError(`--device cuda: onnxruntime-node's CUDA provider is not installed in ${ortBinaryDir()}; ${CUDA_INSTALL_HINT}`);
   }
-  const ort = await loadOrt();
-  const writer = await ExternalDataWriter.create(options.tmpDir);
-  let session: InferenceSession;
-  let weightsId: string;
-  try {
-    const sink = (spec: { name: string }, data: Float32Array): Promise<void> => writer.add(spec.name, data);
-    if (options.weights) {
-      const loaded = await loadWeightsFile(options.weights, config, blocks, sink);
-      weightsId = `sha256:${loaded.sha256}`;
-    } else {
-      await randomWeights(config, blocks, seed, sink);
-      weightsId = `random:${seed}`;
-    }
-    const model = buildVitModel({ config, layers, pool, flavour, external: writer.refs });
-    const modelFile = await writer.finish(model);
-    const sessionOptions: InferenceSession.SessionOptions = {
-      executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      // With the memory pattern on, the second run allocates the planned block on top of what
-      // the first run left in the arena (ViT-B/16, chunk 8: +70 MiB), so a long clip peaked
-      // 20% above a short one. Off, the arena is reused and peak memory stays that of one chunk.
-      enableMemPattern: false,
-      logSeverityLevel: 3,
-      extra: {
-        session: {
-          ...(prepack ? {} : { disable_prepacking: '1' }),
-          // Decoders and the side network share the cores with the backbone: spinning threads
-          // waiting for work would take their time (measured: an epoch ×0.7 faster without).
-          ...(process.env.LOSA_ORT_SPIN === '1' ? {} : { 'intra_op.allow_spinning': '0' }),
-        },
-      },
-      ...options.sessionOptions,
-    };
-    try {
-      session = await ort.InferenceSession.create(modelFile, sessionOptions);
-    } catch (error) {
-      const what = device === 'cuda' ? `--device cuda: onnxruntime's CUDA provider could not start (${errorMessage(error)}); ${CUDA_INSTALL_HINT}` : `onnxruntime could not load the ${name} graph (${errorMessage(error)})`;
-      throw new LosaError(what);
-    }
-  } finally {
-    await writer.remove();
-  }
+  return {
+    config,
+    name: config.name ?? 'vit',
+    pool: parsePool(options.pool ?? DEFAULT_POOL, config),
+    layers: parseLayers(options.layers ?? DEFAULT_LAYERS, config.depth),
+    device,
+    chunk: resolveChunk(config, options.chunk, options.memoryBudget),
+    threads: options.threads ?? os.availableParallelism(),
+    seed: options.seed ?? 0,
+    flavour: options.flavour ?? 'fused',
+    prepack: options.prepack ?? countBackboneParams(config) * 4 < PREPACK_LIMIT_BYTES,
+  };
+}
 
-  const P = pooledTokens(pool, config);
-  const D = config.width;
-  const L = layers.length;
-  const S = config.imageSize;
+/**
+ * Write the weights (from the file, or seeded random) and the graph into the writer's folder;
+ * returns the model file and the weights' identity for the digest. A resampled position
+ * embedding is part of that identity: how it was resampled changes the features.
+ */
+async function writeModel(writer: ExternalDataWriter, p: Prepared, weights: string | undefined): Promise<{ modelFile: string; weightsId: string }> {
+  const blocks = p.layers[p.layers.length - 1]! + 1;
+  const sink = (spec: { name: string }, data: Float32Array): Promise<void> => writer.add(spec.name, data);
+  let weightsId: string;
+  if (weights) {
+    const loaded = await loadWeightsFile(weights, p.config, blocks, sink);
+    weightsId = `sha256:${loaded.sha256}${loaded.resampled ? `;pos:${loaded.resampled}:${loaded.sourceGrid}` : ''}`;
+  } else {
+    await randomWeights(p.config, blocks, p.seed, sink);
+    weightsId = `random:${p.seed}`;
+  }
+  const model = buildVitModel({ config: p.config, layers: p.layers, pool: p.pool, flavour: p.flavour, external: writer.refs });
+  return { modelFile: await writer.finish(model), weightsId };
+}
+
+async function createSession(ort: Ort, modelFile: string, p: Prepared, extra?: InferenceSession.SessionOptions): Promise<InferenceSession> {
+  const sessionOptions: InferenceSession.SessionOptions = {
+    executionProviders: p.device === 'cuda' ? ['cuda'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: p.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    // With the memory pattern on, the second run allocates the planned block on top of what
+    // the first run left in the arena (ViT-B/16, chunk 8: +70 MiB), so a long clip peaked
+    // 20% above a short one. Off, the arena is reused and peak memory stays that of one chunk.
+    enableMemPattern: false,
+    logSeverityLevel: 3,
+    extra: {
+      session: {
+        ...(p.prepack ? {} : { disable_prepacking: '1' }),
+        // Decoders and the side network share the cores with the backbone: spinning threads
+        // waiting for work would take their time (measured: an epoch ×0.7 faster without).
+        ...(process.env.LOSA_ORT_SPIN === '1' ? {} : { 'intra_op.allow_spinning': '0' }),
+      },
+    },
+    ...extra,
+  };
+  try {
+    return await ort.InferenceSession.create(modelFile, sessionOptions);
+  } catch (error) {
+    throw new LosaError(p.device === 'cuda'
+      ? `--device cuda: onnxruntime's CUDA provider could not start (${errorMessage(error)}); ${CUDA_INSTALL_HINT}`
+      : `onnxruntime could not load the ${p.name} graph (${errorMessage(error)})`);
+  }
+}
+
+/** forward() over a session: chunks of at most p.chunk frames, one call at a time. */
+function runner(ort: Ort, session: InferenceSession, p: Prepared): { forward: Backbone['forward']; dispose: () => Promise<void> } {
+  const P = pooledTokens(p.pool, p.config);
+  const S = p.config.imageSize;
   const frameSize = 3 * S * S;
-  const featureSize = L * P * D;
+  const featureSize = p.layers.length * P * p.config.width;
   let queue: Promise<unknown> = Promise.resolve();
   let disposed = false;
 
@@ -222,20 +246,20 @@ export async function loadBackboneInProcess(options: BackboneOptions): Promise<B
   let planes: Float32Array | undefined; // [chunk, 3, S, S]
   const chunkInput = (frames: Uint8Array | Float32Array, start: number, count: number): Float32Array => {
     if (frames instanceof Float32Array) return frames.subarray(start * frameSize, (start + count) * frameSize);
-    planes ??= new Float32Array(chunk * frameSize);
+    planes ??= new Float32Array(p.chunk * frameSize);
     const rgb = frames.subarray(start * frameSize, (start + count) * frameSize);
-    return normalizeFrames(rgb, count, S, config.mean, config.std, planes).subarray(0, count * frameSize);
+    return normalizeFrames(rgb, count, S, p.config.mean, p.config.std, planes).subarray(0, count * frameSize);
   };
 
   const runAll = async (frames: Uint8Array | Float32Array, numFrames: number): Promise<Float32Array> => {
-    if (disposed) throw new LosaError(`${name}: the backbone was disposed`);
+    if (disposed) throw new LosaError(`${p.name}: the backbone was disposed`);
     if (!Number.isSafeInteger(numFrames) || numFrames < 0 || frames.length !== numFrames * frameSize) {
       const layout = frames instanceof Uint8Array ? `rgb24 bytes for ${numFrames} frames of [${S}, ${S}, 3]` : `values for ${numFrames} frames of [3, ${S}, ${S}]`;
-      throw new LosaError(`${name}: forward() got ${frames.length} ${layout} (${numFrames * frameSize} expected)`);
+      throw new LosaError(`${p.name}: forward() got ${frames.length} ${layout} (${numFrames * frameSize} expected)`);
     }
     const out = new Float32Array(numFrames * featureSize); // [N, L, P, D]
-    for (let start = 0; start < numFrames; start += chunk) {
-      const count = Math.min(chunk, numFrames - start);
+    for (let start = 0; start < numFrames; start += p.chunk) {
+      const count = Math.min(p.chunk, numFrames - start);
       const input = new ort.Tensor('float32', chunkInput(frames, start, count), [count, 3, S, S]);
       const result = await session.run({ frames: input });
       const features = result.features!;
@@ -245,24 +269,7 @@ export async function loadBackboneInProcess(options: BackboneOptions): Promise<B
     }
     return out;
   };
-
-  const poolText = poolName(pool);
-  const layersText = layersName(layers, config.depth);
   return {
-    config,
-    name,
-    layers,
-    tokens: P,
-    width: D,
-    params: countBackboneParams(config),
-    randomWeights: !options.weights,
-    digest: backboneDigest(canonicalConfigJson(config), weightsId, poolText, layersText),
-    device,
-    chunk,
-    pool: poolText,
-    layersSpec: layersText,
-    ...(options.weights ? { weightsFile: options.weights } : {}),
-    loadSeconds: (performance.now() - started) / 1000,
     forward(frames, numFrames) {
       const run = queue.then(() => runAll(frames, numFrames));
       queue = run.catch(() => undefined);
@@ -274,5 +281,41 @@ export async function loadBackboneInProcess(options: BackboneOptions): Promise<B
       await queue;
       await session.release();
     },
+  };
+}
+
+/** The backbone in this process: session.run blocks the event loop while it runs (see isolated.ts). */
+export async function loadBackboneInProcess(options: BackboneOptions): Promise<Backbone> {
+  const started = performance.now();
+  const p = prepare(options);
+  const ort = await loadOrt();
+  const writer = await ExternalDataWriter.create(options.tmpDir);
+  let session: InferenceSession;
+  let weightsId: string;
+  try {
+    const written = await writeModel(writer, p, options.weights);
+    weightsId = written.weightsId;
+    session = await createSession(ort, written.modelFile, p, options.sessionOptions);
+  } finally {
+    await writer.remove();
+  }
+  const poolText = poolName(p.pool);
+  const layersText = layersName(p.layers, p.config.depth);
+  return {
+    config: p.config,
+    name: p.name,
+    layers: p.layers,
+    tokens: pooledTokens(p.pool, p.config),
+    width: p.config.width,
+    params: countBackboneParams(p.config),
+    randomWeights: !options.weights,
+    digest: backboneDigest(canonicalConfigJson(p.config), weightsId, poolText, layersText),
+    device: p.device,
+    chunk: p.chunk,
+    pool: poolText,
+    layersSpec: layersText,
+    ...(options.weights ? { weightsFile: options.weights } : {}),
+    loadSeconds: (performance.now() - started) / 1000,
+    ...runner(ort, session, p),
   };
 }

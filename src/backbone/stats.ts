@@ -1,22 +1,24 @@
 // What a backbone costs: exact parameter count, FLOPs, weight and activation memory, and the
 // chunk size (frames per session.run) that fits a memory budget. All computed from the config.
 import type { BackboneConfig } from './config.js';
-import { gridSize, tokenCount } from './config.js';
+import { gridSize, positionCount, tokenCount, withDefaults } from './config.js';
 
 /**
- * Exact parameter count of the backbone alone (patch embedding, class token, position
- * embedding, the blocks and the final LayerNorm; no classifier head), as timm and Hugging Face
- * count it. ViT-B/16 at 224: 85,798,656 (timm's 86,567,656 less its 769,000-weight head).
- * The final LayerNorm is counted because it is part of the standard backbone, although the
- * features are taken before it.
+ * Exact parameter count of the backbone alone (patch embedding, class token, registers, position
+ * embedding, ln_pre, the blocks with their LayerScale, and the final LayerNorm; no classifier
+ * head, projection or attention-pool head), as timm and Hugging Face count it. ViT-B/16 at 224:
+ * 85,798,656 (timm's 86,567,656 less its 769,000-weight head). The final LayerNorm is counted
+ * because it is part of the standard backbone, although the features are taken before it.
  */
 export function countBackboneParams(config: BackboneConfig): number {
-  const { patchSize: p, width: d, depth, mlpDim: m } = config;
-  const patchEmbed = 3 * p * p * d + d;
-  const classToken = config.classToken ? d : 0;
-  const posEmbed = tokenCount(config) * d;
-  const block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * m + m) + (m * d + d);
-  return patchEmbed + classToken + posEmbed + depth * block + 2 * d;
+  const c = withDefaults(config);
+  const { patchSize: p, width: d, depth, mlpDim: m } = c;
+  const patchEmbed = 3 * p * p * d + (c.patchBias ? d : 0);
+  const tokens = (c.classToken ? d : 0) + c.registers * d;
+  const posEmbed = positionCount(c) * d;
+  const lnPre = c.lnPre ? 2 * d : 0;
+  const block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * m + m) + (m * d + d) + (c.layerScale ? 2 * d : 0);
+  return patchEmbed + tokens + posEmbed + lnPre + depth * block + 2 * d;
 }
 
 /**

@@ -1,16 +1,21 @@
-// Backbone weights: from a safetensors file (F32, F16 or BF16; Hugging Face or timm names),
-// read tensor by tensor, checked against the config, converted to the graph's float32 layout
-// and handed to a sink one at a time, so that only one tensor (plus its source) is in memory at
-// once; or seeded random. The sha256 of the bytes as read identifies the weights.
+// Backbone weights: from a safetensors file, a shard index or a model folder (F32, F16 or BF16;
+// timm, Hugging Face or open_clip names), checked against the config from the headers alone,
+// then read tensor by tensor, converted to the graph's float32 layout and handed to a sink one at
+// a time, so that only one tensor (plus its source) is in memory at once; or seeded random. The
+// sha256 of the bytes as read identifies the weights.
 import { createHash, type Hash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { LosaError } from '../errors.js';
 import { createRng } from '../random.js';
-import { SafetensorsFile, toFloat32 } from '../safetensors.js';
+import { toFloat32 } from '../safetensors.js';
 import type { BackboneConfig } from './config.js';
 import { gridSize } from './config.js';
+import { findFolderWeights } from './folder.js';
 import { graphWeightSpecs, type WeightSpec } from './graph.js';
-import { detectNaming, namingLabel, namingPlan, transposeInto, type WeightNaming } from './naming.js';
-import { fitPositionEmbedding } from './posembed.js';
+import { detectNaming, isUnused, namingLabel, NAMING_SCHEMES, transposeInto, type WeightNaming } from './naming.js';
+import { namingPlan, type NamingPlan, type Recipe } from './plan.js';
+import { fitPositionEmbedding, type PosResample } from './posembed.js';
+import { openTensorSource, type TensorSource } from './shards.js';
 
 export type WeightSink = (spec: WeightSpec, data: Float32Array) => Promise<void>;
 
@@ -20,7 +25,9 @@ export interface LoadedWeights {
   sha256: string;
   /** Grid of the checkpoint's position embedding (resampled when it differs from the config's). */
   sourceGrid: number;
-  /** Bytes read from the file. */
+  /** How the position embedding was resampled, when its grid differed from the config's. */
+  resampled?: PosResample;
+  /** Bytes read from the file(s). */
   bytesRead: number;
 }
 
@@ -31,121 +38,221 @@ function listSome(names: string[], max = 6): string {
   return names.length > max ? `${shown} (+${names.length - max} more)` : shown;
 }
 
-/** How many blocks a list of tensor names holds, for a clearer message when depths differ. */
-function fileDepth(names: string[], naming: WeightNaming): number {
-  const re = naming.kind === 'timm' ? /^blocks\.(\d+)\./ : new RegExp(`^${naming.prefix.replace('.', '\\.')}encoder\\.layer\\.(\\d+)\\.`);
+/** Where the file's position embedding rows go: its prefix rows (class token, registers) and grid. */
+export interface PosLayout {
+  /** Rows before the patches: 0, 1 (class token) or 1 + R / R (class token and registers). */
+  prefix: number;
+  /** Whether the prefix rows include the registers' (folded into the register tokens). */
+  withRegisters: boolean;
+  grid: number;
+}
+
+/** The plan checked against a file's header: what is used, what is ignored, where pos rows go. */
+export interface CheckedPlan {
+  plan: NamingPlan;
+  pos: PosLayout;
+  /** Tensors in the file that the features never use (heads, other towers, final norms …). */
+  ignored: string[];
+}
+
+/** Read the position embedding's layout from its shape; a problem string when it fits nothing. */
+function posLayout(shape: number[], config: BackboneConfig): PosLayout | string {
+  const { width: d } = config;
+  const rows = shape.length === 3 && shape[0] === 1 ? shape[1]! : shape.length === 2 ? shape[0]! : -1;
+  const cls = config.classToken ? 1 : 0;
+  const reg = config.registers ?? 0;
+  const square = (k: number): number => (k > 0 && Number.isInteger(Math.sqrt(k)) ? Math.sqrt(k) : 0);
+  const candidates = [...new Set([...(reg > 0 ? [cls + reg] : []), cls, 0])];
+  const fits = candidates.filter((pre) => square(rows - pre) > 0);
+  const pre = fits.find((k) => square(rows - k) === gridSize(config)) ?? fits[0];
+  if (rows < 0 || shape[shape.length - 1] !== d || pre === undefined) {
+    return `is [${shape.join(', ')}], expected [1, ${cls ? '1 + ' : ''}g², ${d}] or [${cls ? '1 + ' : ''}g², ${d}] for a g×g patch grid`;
+  }
+  return { prefix: pre, withRegisters: reg > 0 && pre === cls + reg, grid: square(rows - pre) };
+}
+
+/** How many blocks the file holds, for a clearer message when depths differ. */
+function fileDepth(names: string[], plan: NamingPlan): number {
   let max = -1;
   for (const n of names) {
-    const m = re.exec(n);
-    if (m) max = Math.max(max, Number(m[1]));
+    const m = n.startsWith(plan.naming.prefix) ? plan.scheme.blockPattern.exec(n.slice(plan.naming.prefix.length)) : null;
+    if (m && m.index === 0) max = Math.max(max, Number(m[1]));
   }
   return max + 1;
 }
 
 /**
- * Read, check and convert the weights of `file` for the first `blocks` blocks of `config`,
- * calling `sink` once per graph weight in graph order. Every block of the config must be in the
- * file (a file for another depth or width is refused in one line listing what differs).
+ * Check a file against a config before a byte of data is read: the naming, every tensor the
+ * config needs (present, float, of the right shape), nothing unexpected besides what the features
+ * never use. Throws one line listing what differs.
  */
-export async function loadWeightsFile(
-  file: string, config: BackboneConfig, blocks: number, sink: WeightSink,
-): Promise<LoadedWeights> {
-  const st = await SafetensorsFile.open(file);
+export function checkWeights(st: TensorSource, config: BackboneConfig): CheckedPlan {
+  const names = st.names();
+  const naming = detectNaming(names);
+  if (!naming) {
+    const markers = NAMING_SCHEMES.map((s) => `${s.label.replace(/ names$/, '')} (${s.embeddings(s.prefixes[0]!).patch}.weight)`).join(', ');
+    throw new LosaError(`${st.path}: not a ViT weights file: found none of the known tensor names: ${markers} (first names: ${listSome(names, 4) || 'none'})`);
+  }
+  const plan = namingPlan(naming, config);
+  const present = new Set(names);
+  const missing: string[] = plan.absent.map((what) => `${what} (the config has one; ${namingLabel(naming)} have none)`);
+  const shapes: string[] = [];
+  const dtypes: string[] = [];
+  for (const [name, shape] of [...plan.expected, [plan.pos.name, undefined] as const]) {
+    if (!present.has(name)) {
+      missing.push(name);
+      continue;
+    }
+    const info = st.info(name);
+    if (!FLOAT_DTYPES.has(info.dtype)) dtypes.push(`${name} is ${info.dtype}`);
+    if (shape && (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i]))) {
+      shapes.push(`${name} is [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+  }
+  let pos: PosLayout = { prefix: config.classToken ? 1 : 0, withRegisters: false, grid: gridSize(config) };
+  if (present.has(plan.pos.name)) {
+    const layout = posLayout(st.info(plan.pos.name).shape, config);
+    if (typeof layout === 'string') shapes.push(`${plan.pos.name} ${layout}`);
+    else pos = layout;
+  }
+  const known = (n: string): boolean => plan.expected.has(n) || n === plan.pos.name;
+  const ignored = names.filter((n) => !known(n) && isUnused(naming, n));
+  const unexpected = names.filter((n) => !known(n) && !isUnused(naming, n));
+  if (missing.length || shapes.length || dtypes.length || unexpected.length) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing ${missing.length}: ${listSome(missing)}`);
+    if (unexpected.length) parts.push(`unexpected ${unexpected.length}: ${listSome(unexpected)}`);
+    if (shapes.length) parts.push(`shape: ${listSome(shapes, 3)}`);
+    if (dtypes.length) parts.push(`dtype (want F32, F16 or BF16): ${listSome(dtypes, 3)}`);
+    const depth = fileDepth(names, plan);
+    const depthNote = depth !== config.depth && depth > 0 ? ` (the file has ${depth} blocks, the config ${config.depth})` : '';
+    throw new LosaError(`${st.path}: weights do not match ${config.name ?? 'the backbone config'} (width ${config.width}, depth ${config.depth}, ${namingLabel(naming)})${depthNote}: ${parts.join('; ')}`);
+  }
+  return { plan, pos, ignored };
+}
+
+/** A weights path as given: a .safetensors file, a shard index, or a model folder holding either. */
+export async function openWeights(file: string): Promise<TensorSource> {
+  const isDir = await fs.stat(file).then((s) => s.isDirectory(), () => false);
+  return openTensorSource(isDir ? await findFolderWeights(file) : file);
+}
+
+/** Reads file tensors as float32, hashing what it reads. */
+class TensorReader {
+  readonly hash: Hash = createHash('sha256');
+  bytesRead = 0;
+  constructor(private readonly st: TensorSource) {}
+
+  async read(name: string): Promise<Float32Array> {
+    const info = this.st.info(name);
+    const raw = await this.st.readRaw(name);
+    this.hash.update(`${name}\0${info.dtype}\0${info.shape.join(',')}\0`);
+    this.hash.update(raw);
+    this.bytesRead += raw.byteLength;
+    return toFloat32(raw, info.dtype, `${this.st.path}: tensor "${name}"`);
+  }
+
+  shape(name: string): number[] {
+    return this.st.info(name).shape;
+  }
+}
+
+/** The position embedding's file rows less the registers' (those go to the register tokens). */
+function withoutRegisterRows(pos: Float32Array, layout: PosLayout, config: BackboneConfig): Float32Array {
+  if (!layout.withRegisters) return pos;
+  const d = config.width;
+  const cls = config.classToken ? 1 : 0;
+  const out = new Float32Array(pos.length - (config.registers ?? 0) * d); // [cls + g², D]
+  out.set(pos.subarray(0, cls * d));
+  out.set(pos.subarray(layout.prefix * d), cls * d);
+  return out;
+}
+
+/** Make one graph weight from its recipe. */
+async function buildWeight(recipe: Recipe, reader: TensorReader, checked: CheckedPlan, config: BackboneConfig): Promise<Float32Array> {
+  const d = config.width;
+  const { pos } = checked;
+  switch (recipe.kind) {
+    case 'copy':
+      return reader.read(recipe.source);
+    case 'transpose': {
+      const [rows, cols] = reader.shape(recipe.source) as [number, number];
+      const out = new Float32Array(rows * cols); // [in, out]
+      transposeInto(await reader.read(recipe.source), rows, cols, out, rows, 0);
+      return out;
+    }
+    case 'transpose-concat': {
+      const out = new Float32Array(d * 3 * d); // [D, 3D]: q | k | v
+      for (let j = 0; j < 3; j++) transposeInto(await reader.read(recipe.sources[j]), d, d, out, 3 * d, j * d);
+      return out;
+    }
+    case 'concat': {
+      const out = new Float32Array(3 * d); // [3D]
+      for (let j = 0; j < 3; j++) out.set(await reader.read(recipe.sources[j]), j * d);
+      return out;
+    }
+    case 'reg': {
+      const reg = await reader.read(recipe.source); // [1, R, D]
+      if (!pos.withRegisters) return reg;
+      const rows = await reader.read(checked.plan.pos.name);
+      const first = (config.classToken ? 1 : 0) * d;
+      for (let i = 0; i < reg.length; i++) reg[i]! += rows[first + i]!;
+      return reg;
+    }
+    case 'pos': {
+      const rows = withoutRegisterRows(await reader.read(recipe.source), pos, config);
+      const cls = config.classToken ? 1 : 0;
+      const srcPrefix = pos.withRegisters ? cls : pos.prefix;
+      return fitPositionEmbedding(rows, srcPrefix, pos.grid, cls, gridSize(config), d, checked.plan.scheme.resample(config));
+    }
+  }
+}
+
+/**
+ * Read, check and convert the weights of `file` (a .safetensors file, a shard index or a model
+ * folder) for the first `blocks` blocks of `config`, calling `sink` once per graph weight in
+ * graph order. Every block of the config must be in the file (a file for another depth or width
+ * is refused in one line listing what differs); nothing is read before the whole check passes.
+ */
+export async function loadWeightsFile(file: string, config: BackboneConfig, blocks: number, sink: WeightSink): Promise<LoadedWeights> {
+  const st = await openWeights(file);
   try {
-    const names = st.names();
-    const naming = detectNaming(names);
-    if (!naming) {
-      throw new LosaError(`${file}: not a ViT weights file: found neither Hugging Face (embeddings.patch_embeddings.projection.weight) nor timm (patch_embed.proj.weight) tensor names (first names: ${listSome(names, 4) || 'none'})`);
-    }
-    const plan = namingPlan(naming, config);
-    const configName = config.name ?? 'the backbone config';
-
-    // Check everything before reading a byte of data.
-    const missing: string[] = [];
-    const shapes: string[] = [];
-    const dtypes: string[] = [];
-    const present = new Set(names);
-    for (const [name, shape] of [...plan.expected, [plan.posSource, undefined] as const]) {
-      if (!present.has(name)) {
-        missing.push(name);
-        continue;
-      }
-      const info = st.info(name);
-      if (!FLOAT_DTYPES.has(info.dtype)) dtypes.push(`${name} is ${info.dtype}`);
-      if (shape && (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i]))) {
-        shapes.push(`${name} is [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
-      }
-    }
-    let sourceGrid = gridSize(config);
-    let sourcePrefix = config.classToken ? 1 : 0;
-    if (present.has(plan.posSource)) {
-      const shape = st.info(plan.posSource).shape;
-      const count = shape.length === 3 && shape[0] === 1 ? shape[1]! : -1;
-      const square = (k: number): number => (k > 0 && Number.isInteger(Math.sqrt(k)) ? Math.sqrt(k) : 0);
-      const prefixes = config.classToken ? [1, 0] : [0];
-      const fit = prefixes.find((pre) => square(count - pre) > 0);
-      if (count < 0 || shape[2] !== config.width || fit === undefined) {
-        const want = config.classToken ? `[1, 1 + g², ${config.width}] or [1, g², ${config.width}]` : `[1, g², ${config.width}]`;
-        shapes.push(`${plan.posSource} is [${shape.join(', ')}], expected ${want}`);
-      } else {
-        sourcePrefix = fit;
-        sourceGrid = square(count - fit);
-      }
-    }
-    const unexpected = names.filter((n) => !plan.expected.has(n) && n !== plan.posSource && !plan.ignored(n));
-    if (missing.length || shapes.length || dtypes.length || unexpected.length) {
-      const parts: string[] = [];
-      if (missing.length) parts.push(`missing ${missing.length}: ${listSome(missing)}`);
-      if (unexpected.length) parts.push(`unexpected ${unexpected.length}: ${listSome(unexpected)}`);
-      if (shapes.length) parts.push(`shape: ${listSome(shapes, 3)}`);
-      if (dtypes.length) parts.push(`dtype (want F32, F16 or BF16): ${listSome(dtypes, 3)}`);
-      const depth = fileDepth(names, naming);
-      const depthNote = depth !== config.depth && depth > 0 ? ` (the file has ${depth} blocks, the config ${config.depth})` : '';
-      throw new LosaError(`${file}: weights do not match ${configName} (width ${config.width}, depth ${config.depth}, ${namingLabel(naming)})${depthNote}: ${parts.join('; ')}`);
-    }
-
-    const hash = createHash('sha256');
-    let bytesRead = 0;
-    const read = async (name: string): Promise<Float32Array> => {
-      const info = st.info(name);
-      const raw = await st.readRaw(name);
-      hash.update(`${name}\0${info.dtype}\0${info.shape.join(',')}\0`);
-      hash.update(raw);
-      bytesRead += raw.byteLength;
-      return toFloat32(raw, info.dtype, `${file}: tensor "${name}"`);
-    };
-    const { width: d } = config;
+    const checked = checkWeights(st, config);
+    const reader = new TensorReader(st);
     for (const spec of graphWeightSpecs(config, blocks)) {
-      const recipe = plan.recipes.get(spec.name)!;
-      let data: Float32Array;
-      switch (recipe.kind) {
-        case 'copy':
-          data = await read(recipe.source);
-          break;
-        case 'transpose': {
-          const [rows, cols] = st.info(recipe.source).shape as [number, number];
-          const src = await read(recipe.source);
-          data = new Float32Array(rows * cols); // [in, out]
-          transposeInto(src, rows, cols, data, rows, 0);
-          break;
-        }
-        case 'transpose-concat': {
-          data = new Float32Array(d * 3 * d); // [D, 3D]: q | k | v
-          for (let j = 0; j < 3; j++) transposeInto(await read(recipe.sources[j]), d, d, data, 3 * d, j * d);
-          break;
-        }
-        case 'concat': {
-          data = new Float32Array(3 * d); // [3D]
-          for (let j = 0; j < 3; j++) data.set(await read(recipe.sources[j]), j * d);
-          break;
-        }
-        case 'pos':
-          data = fitPositionEmbedding(await read(recipe.source), sourcePrefix, sourceGrid, config.classToken ? 1 : 0, gridSize(config), d);
-          break;
-      }
-      await sink(spec, data);
+      await sink(spec, await buildWeight(checked.plan.recipes.get(spec.name)!, reader, checked, config));
     }
-    return { naming, sha256: hash.digest('hex'), sourceGrid, bytesRead };
+    const resampled = checked.pos.grid !== gridSize(config) ? checked.plan.scheme.resample(config) : undefined;
+    return {
+      naming: checked.plan.naming, sha256: reader.hash.digest('hex'), sourceGrid: checked.pos.grid,
+      ...(resampled ? { resampled } : {}), bytesRead: reader.bytesRead,
+    };
+  } finally {
+    await st.close();
+  }
+}
+
+/** What `losa info` tells of a weights file: its naming, files, and the tensors it ignores. */
+export interface WeightsReport {
+  naming: WeightNaming;
+  files: string[];
+  sourceGrid: number;
+  ignored: string[];
+  /** Tensors used, and their dtypes. */
+  used: number;
+  dtypes: string[];
+}
+
+/** Check a weights file against a config from its headers alone (no data is read). */
+export async function inspectWeights(file: string, config: BackboneConfig): Promise<WeightsReport> {
+  const st = await openWeights(file);
+  try {
+    const checked = checkWeights(st, config);
+    const used = [...checked.plan.expected.keys(), checked.plan.pos.name];
+    return {
+      naming: checked.plan.naming, files: st.files, sourceGrid: checked.pos.grid, ignored: checked.ignored, used: used.length,
+      dtypes: [...new Set(used.map((n) => st.info(n).dtype))].sort(),
+    };
   } finally {
     await st.close();
   }
@@ -195,7 +302,8 @@ export async function randomWeights(config: BackboneConfig, blocks: number, seed
     const data = new Float32Array(count);
     if (/\.bias$/.test(spec.name)) {
       // zeros
-    } else if (/^block\d+\.ln\d\.weight$/.test(spec.name)) {
+    } else if (/^(block\d+\.ln\d|ln_pre)\.weight$|^block\d+\.ls\d$/.test(spec.name)) {
+      // LayerNorm scales and LayerScale γ start at 1, so a random tower behaves like a plain ViT.
       data.fill(1);
     } else {
       let s = createRng(seed).fork(spec.name).int(2 ** 32) | 1;

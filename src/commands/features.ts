@@ -14,21 +14,24 @@ import { isImagePath, loadClips } from '../video/index.js';
 import { createRenderer, pickRenderMode } from '../ui/index.js';
 import { reportInputError } from './report.js';
 import {
-  BACKBONE_PRESETS, BackboneCrash, canonicalConfigJson, loadBackbone, resolveBackboneConfig, DEFAULT_LAYERS, DEFAULT_POOL, type Backbone,
+  BACKBONE_PRESETS, BackboneCrash, canonicalConfigJson, loadBackbone, resolveBackbone, DEFAULT_LAYERS, DEFAULT_POOL, type Backbone,
 } from '../backbone/index.js';
 
-const USAGE = `Usage: losa features INPUT... --backbone NAME|FILE --out PATH [options]
+const USAGE = `Usage: losa features INPUT... --backbone NAME|FILE|FOLDER --out PATH [options]
 
 Run the frozen backbone over videos or images and write per-layer pooled features:
 a safetensors file with tensor \`features\` [T, L, P, D] float32 (T frames, L tapped layers,
 P pooled tokens, D width; layers in block order, each block's output before the final norm;
-tokens: class token first, then patches row-major) and metadata (backbone, weights digest,
+tokens: class token, registers, then patches row-major) and metadata (backbone, weights digest,
 pool, layers, frame indices).
 
 Options:
-  --backbone NAME|FILE  a preset (${BACKBONE_PRESETS.join(', ')}) or a config JSON file
-  --weights FILE        safetensors weights (Hugging Face or timm names; F32, F16, BF16);
-                        without it the weights are seeded random, and the output says so
+  --backbone NAME|FILE|FOLDER
+                        a preset (${BACKBONE_PRESETS.join(', ')}), a config JSON file,
+                        or a model folder from the Hugging Face hub (transformers, timm or
+                        open_clip layout), whose config, preprocessing and weights are used
+  --weights FILE        safetensors weights (timm, Hugging Face or open_clip names; F32, F16,
+                        BF16; or a shard index); default: the folder's, else seeded random
   --seed N              seed of the random weights (default 0)
   --out PATH            the features file; with several inputs, a folder (one file per input)
   --num-frames T        frames sampled per video, evenly across it (default 8); an image is one
@@ -71,7 +74,7 @@ interface Decoded {
 async function decode(input: string, backbone: Backbone, numFrames: number | undefined): Promise<Decoded> {
   const { config } = backbone;
   const T = numFrames ?? (isImagePath(input) ? 1 : 8);
-  const { info, clips } = await loadClips(input, { numFrames: T, size: config.imageSize, mode: 'test' }, createRng(0));
+  const { info, clips } = await loadClips(input, { numFrames: T, size: config.imageSize, mode: 'test', interpolation: config.interpolation }, createRng(0));
   const clip = clips[0]!;
   return {
     frames: clip.frames,
@@ -127,14 +130,14 @@ export const command: Command = {
     const device = choice(values, 'device', ['cpu', 'cuda'] as const, 'cpu');
     const seed = int(values, 'seed', 0);
     const weightsArg = str(values, 'weights');
-    const config = await resolveBackboneConfig(
-      BACKBONE_PRESETS.includes(backboneArg as never) ? backboneArg : path.resolve(io.cwd, backboneArg),
-    );
+    const resolved = await resolveBackbone(BACKBONE_PRESETS.includes(backboneArg as never) ? backboneArg : path.resolve(io.cwd, backboneArg));
+    const weights = weightsArg ? path.resolve(io.cwd, weightsArg) : resolved.weights;
     const outputs = await outputPaths(inputs, out);
+    if (resolved.folder) io.stdout.write(`backbone folder ${resolved.folder.note}\n`);
 
     const backbone = await loadBackbone({
-      config,
-      ...(weightsArg ? { weights: path.resolve(io.cwd, weightsArg) } : {}),
+      config: resolved.config,
+      ...(weights ? { weights } : {}),
       pool: str(values, 'pool') ?? DEFAULT_POOL,
       layers: str(values, 'layers') ?? DEFAULT_LAYERS,
       device,

@@ -1,23 +1,30 @@
 // `losa info`: what a backbone costs before you run it: exact parameters, GFLOPs per frame,
 // weight memory in fp32 and fp16, activation memory per frame, and the chunk that fits a
 // memory budget. Computed from the config alone: no weights are read, onnxruntime is not loaded.
+// For a model folder it also says which layout and family it found, the preprocessing, and,
+// from the weight files' headers, the tensors the features will ignore.
 import os from 'node:os';
+import path from 'node:path';
 import type { Command } from './command.js';
 import { bool, int, str } from './args.js';
 import { expected } from '../errors.js';
 import { formatBytes, parseBytes } from '../fsutil.js';
 import {
-  BACKBONE_PRESETS, backboneDescription, backboneStats, parseLayers, parsePool, pooledTokens, resolveBackboneConfig,
-  DEFAULT_LAYERS, DEFAULT_POOL, type BackboneConfig, type BackboneStats,
+  BACKBONE_PRESETS, backboneDescription, backboneStats, inspectWeights, parseLayers, parsePool, pooledTokens, resolveBackbone,
+  withDefaults, DEFAULT_LAYERS, DEFAULT_POOL, type BackboneConfig, type BackboneStats, type ResolvedFolder,
 } from '../backbone/index.js';
 
-const USAGE = `Usage: losa info [--backbone NAME|FILE] [--frames T] [--memory SIZE] [--pool P] [--layers L] [--json]
+const USAGE = `Usage: losa info [--backbone NAME|FILE|FOLDER] [--frames T] [--memory SIZE] [--pool P] [--layers L] [--json]
 
 Parameters, compute and memory of a frozen backbone, from its config alone.
-Without --backbone, one line per preset.
+Without --backbone, one line per preset. For a model folder (transformers, timm or open_clip
+layout, as downloaded from the Hugging Face hub): the layout and family found, the
+preprocessing, and the tensors of its weight files that the features ignore.
 
 Options:
-  --backbone NAME|FILE  a preset (${BACKBONE_PRESETS.join(', ')}) or a config JSON file
+  --backbone NAME|FILE|FOLDER
+                        a preset (${BACKBONE_PRESETS.join(', ')}),
+                        a config JSON file, or a model folder
   --frames T            frames per clip, for the per-clip figures (default 8)
   --memory SIZE         memory budget for the backbone: weights plus one chunk of frames
                         (default: half this machine's memory); e.g. 8GiB, 512MB
@@ -36,6 +43,22 @@ function formatParams(n: number): string {
   return `${n.toLocaleString('en-US')} (${short})`;
 }
 
+/** What a model folder adds to `losa info`: where the tower came from and what is ignored. */
+interface FolderInfo {
+  folder: string;
+  layout: string;
+  family: string;
+  arch: string;
+  configFile: string;
+  weights: string[];
+  naming: string;
+  dtypes: string[];
+  otherLayouts: { layout: string; status: string }[];
+  preprocessing: { imageSize: number; mean: number[]; std: number[]; interpolation: string; source: string; notes: string[] };
+  usedTensors: number;
+  ignoredTensors: string[];
+}
+
 interface InfoRow extends BackboneStats {
   description?: string;
   pool: string;
@@ -43,16 +66,31 @@ interface InfoRow extends BackboneStats {
   pooledTokens: number;
   featureShape: number[];
   featureBytesPerClip: number;
+  config: BackboneConfig;
+  source?: FolderInfo;
+}
+
+async function folderInfo(folder: ResolvedFolder, config: BackboneConfig): Promise<FolderInfo> {
+  const m = folder.model;
+  const report = await inspectWeights(m.weights, config);
+  const { imageSize, mean, std, interpolation, source, notes } = m.preprocessing;
+  return {
+    folder: folder.dir, layout: m.layout, family: m.family, arch: m.arch, configFile: m.configFile, weights: report.files,
+    naming: `${report.naming.kind}${report.naming.prefix ? ` under ${report.naming.prefix}` : ''}`, dtypes: report.dtypes,
+    otherLayouts: folder.others, preprocessing: { imageSize, mean, std, interpolation, source, notes },
+    usedTensors: report.used, ignoredTensors: report.ignored,
+  };
 }
 
 async function describe(nameOrFile: string, budget: number, frames: number, pool: string, layers: string): Promise<InfoRow> {
-  const config: BackboneConfig = await resolveBackboneConfig(nameOrFile);
+  const resolved = await resolveBackbone(nameOrFile);
+  const { config } = resolved;
   const stats = backboneStats(config, budget, frames);
   const poolSpec = parsePool(pool, config);
   const tapped = parseLayers(layers, config.depth);
   const P = pooledTokens(poolSpec, config);
   const featureShape = [frames, tapped.length, P, config.width];
-  const description = await backboneDescription(nameOrFile);
+  const description = resolved.folder ? undefined : await backboneDescription(nameOrFile);
   return {
     ...stats,
     ...(description ? { description } : {}),
@@ -61,13 +99,55 @@ async function describe(nameOrFile: string, budget: number, frames: number, pool
     pooledTokens: P,
     featureShape,
     featureBytesPerClip: featureShape.reduce((a, v) => a * v, 4),
+    config,
+    ...(resolved.folder ? { source: await folderInfo(resolved.folder, config) } : {}),
   };
 }
 
-function detail(r: InfoRow, config: BackboneConfig): string {
+/** "text_model.encoder.* (96), logit_scale, …": names grouped by their first two parts. */
+function summarizeNames(names: string[]): string {
+  const groups = new Map<string, string[]>();
+  for (const name of names) {
+    const parts = name.split('.');
+    const key = parts.length > 2 ? parts.slice(0, 2).join('.') : name;
+    groups.set(key, [...(groups.get(key) ?? []), name]);
+  }
+  return [...groups].map(([key, members]) => (members.length > 1 ? `${key}.* (${members.length})` : members[0]!)).join(', ');
+}
+
+/** The architecture in words: what departs from a plain ViT. */
+function shapeLine(r: InfoRow): string {
+  const c = withDefaults(r.config);
+  const parts = [
+    `${r.imageSize} px, patch ${r.patchSize}, ${r.tokens} tokens, width ${r.width}, depth ${r.depth}, ${r.heads} heads, MLP ${r.mlpDim}`,
+    c.classToken ? 'class token' : 'no class token',
+    ...(c.registers ? [`${c.registers} registers`] : []),
+    ...(c.lnPre ? ['ln_pre'] : []),
+    ...(c.patchBias ? [] : ['no patch bias']),
+    ...(c.layerScale ? ['LayerScale'] : []),
+    `GELU ${c.gelu}`, `LayerNorm eps ${c.layerNormEps}`,
+  ];
+  return parts.join(', ');
+}
+
+function folderLines(f: FolderInfo): [string, string][] {
+  const p = f.preprocessing;
+  const others = f.otherLayouts.map((o) => `; also ${o.layout}: ${o.status}`).join('');
+  const fmt = (v: number[]) => `[${v.map((x) => Number(x.toFixed(4))).join(', ')}]`;
+  return [
+    ['folder', `${f.folder}: ${f.layout} layout, ${f.family} (${f.arch})${others}`],
+    ['files', `${path.basename(f.configFile)}; weights ${f.weights.map((w) => path.basename(w)).join(', ')} (${f.dtypes.join(', ')}, ${f.naming})`],
+    ['preprocessing', `${p.imageSize} px, ${p.interpolation} resize, mean ${fmt(p.mean)}, std ${fmt(p.std)} (from ${p.source})`],
+    ...p.notes.map((n): [string, string] => ['note', n]),
+    ['tensors', `${f.usedTensors} used; ${f.ignoredTensors.length} ignored${f.ignoredTensors.length ? `: ${summarizeNames(f.ignoredTensors)}` : ''}`],
+  ];
+}
+
+function detail(r: InfoRow): string {
   const lines: [string, string][] = [
     ['backbone', r.description ? `${r.name}: ${r.description}` : r.name],
-    ['shape', `${r.imageSize} px, patch ${r.patchSize}, ${r.tokens} tokens, width ${r.width}, depth ${r.depth}, ${r.heads} heads, MLP ${r.mlpDim}, ${config.classToken ? 'class token' : 'no class token'}, GELU ${config.gelu}`],
+    ...(r.source ? folderLines(r.source) : []),
+    ['shape', shapeLine(r)],
     ['parameters', `${formatParams(r.params)}, backbone only`],
     ['GFLOPs/frame', r.gflopsPerFrame.toFixed(2)],
     ['weights', `${formatBytes(r.weightBytesFp32)} fp32, ${formatBytes(r.weightBytesFp16)} fp16`],
@@ -120,11 +200,12 @@ export const command: Command = {
     const pool = str(values, 'pool') ?? DEFAULT_POOL;
     const layers = str(values, 'layers') ?? DEFAULT_LAYERS;
     const json = bool(values, 'json');
-    const backbone = str(values, 'backbone');
-    if (backbone !== undefined) {
+    const backboneArg = str(values, 'backbone');
+    if (backboneArg !== undefined) {
+      const backbone = BACKBONE_PRESETS.includes(backboneArg as never) ? backboneArg : path.resolve(io.cwd, backboneArg);
       const row = await describe(backbone, budget, frames, pool, layers);
       if (json) io.stdout.write(JSON.stringify(row) + '\n');
-      else io.stdout.write(detail(row, await resolveBackboneConfig(backbone)));
+      else io.stdout.write(detail(row));
       return 0;
     }
     const rows: InfoRow[] = [];

@@ -18,8 +18,9 @@ Data
   --val-data SRC          validation source (default: the "${D.valSplit}" split of --data)
   --train-split NAME      (default ${D.trainSplit})        --val-split NAME (default ${D.valSplit})
 Backbone (frozen)
-  --backbone NAME|FILE    preset (vit-ti16 … vit-e14) or config JSON (default ${D.backbone})
-  --weights FILE          safetensors weights (default: seeded random weights)
+  --backbone NAME|FILE|FOLDER
+                          preset, config JSON or model folder (default ${D.backbone}; see losa info)
+  --weights FILE          safetensors weights (default: the folder's, else seeded random)
   --image-size S          input size instead of the config's (position embeddings are interpolated)
   --pool MODE             none | cls | mean | grid:G (default ${D.pool})
   --layers SPEC           all | every:K | 3,6,9 (default ${D.layers})

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadBackbone, resolveBackboneConfig, type Backbone } from '../backbone/index.js';
+import { loadBackbone, resolveBackbone, type Backbone } from '../backbone/index.js';
 import { openDataset, type Dataset, type DatasetItem } from '../data/index.js';
 import { LosaError, errorMessage } from '../errors.js';
 import { exists, formatBytes } from '../fsutil.js';
@@ -67,10 +67,13 @@ export async function train(
     await appendLog(runDir, `listing: ${p.path}: ${p.reason}`);
   }
 
-  const preset = await resolveBackboneConfig(opts.backbone);
-  const config = opts.imageSize ? { ...preset, imageSize: opts.imageSize } : preset;
+  // A preset, a config file, or a model folder (its config, preprocessing and weights together).
+  const resolved = await resolveBackbone(opts.backbone);
+  if (resolved.folder) emit({ type: 'log', level: 'info', message: `backbone folder ${resolved.folder.note}` });
+  const config = opts.imageSize ? { ...resolved.config, imageSize: opts.imageSize } : resolved.config;
+  const weights = opts.weights ?? resolved.weights;
   const backbone = await loadBackbone({
-    config, weights: opts.weights, pool: opts.pool, layers: opts.layers, device: opts.device, chunk: opts.chunk, seed: opts.backboneSeed,
+    config, weights, pool: opts.pool, layers: opts.layers, device: opts.device, chunk: opts.chunk, seed: opts.backboneSeed,
   });
   const { tf, backend } = await initTf(opts.tfBackend);
   let net: SideNetwork | null = null;
@@ -111,7 +114,7 @@ export async function train(
       version: 1,
       classes,
       backbone: {
-        name: backbone.name, config: { ...config }, weights: opts.weights ? path.resolve(opts.weights) : null, digest: backbone.digest,
+        name: backbone.name, config: { ...config }, weights: weights ? path.resolve(weights) : null, digest: backbone.digest,
         pool: opts.pool, layers: opts.layers, seed: opts.backboneSeed, params: backbone.params,
       },
       sampling: { numFrames: opts.numFrames, size: config.imageSize, sampling: opts.sampling, stride: opts.stride, flip: opts.flip, scale: opts.scale, ratio: opts.ratio },
@@ -136,7 +139,7 @@ export async function train(
     };
     const runInfo: RunInfo = {
       command: 'train',
-      backbone: { name: backbone.name, params: backbone.params, randomWeights: backbone.randomWeights, weights: opts.weights, device: backbone.device, chunk: backbone.chunk },
+      backbone: { name: backbone.name, params: backbone.params, randomWeights: backbone.randomWeights, weights, device: backbone.device, chunk: backbone.chunk },
       side: { kind: opts.side, params: net.paramCount(), tfBackend: backend },
       data: {
         root: opts.data, classes, trainClips: trainSet.items.length, valClips: valSet?.items.length ?? 0,

@@ -77,7 +77,8 @@ export async function* featureBatches<I extends PipelineItem>(
         return { kind: 'features', features: hit.data, views: hit.shape[0]!, decodeMs: performance.now() - started };
       }
     }
-    const { clips } = await loadClips(item.path, plan.clip, createRng(plan.seed));
+    // Frames are resized as the backbone's preprocessing says, as they are normalised with its mean and std.
+    const { clips } = await loadClips(item.path, { ...plan.clip, interpolation: backbone.config.interpolation }, createRng(plan.seed));
     return {
       kind: 'frames', clips: clips.map((c) => c.frames), size: plan.clip.size, views: clips.length, key, decodeMs: performance.now() - started,
     };

@@ -3,7 +3,7 @@
 // together (their union, once) and the crops are cut from them in memory.
 import { expected, LosaError } from '../errors.js';
 import type { Rng } from '../random.js';
-import { decodeFrames } from './decode.js';
+import { decodeFrames, type DecodeOptions } from './decode.js';
 import { probeVideo, type VideoInfo } from './probe.js';
 import {
   DEFAULT_CROP_RATIO,
@@ -39,6 +39,8 @@ export interface ClipOptions {
   ratio?: [number, number];
   /** Decoder threads per ffmpeg process (default: ffmpeg's choice). */
   threads?: number;
+  /** Resize interpolation, from the backbone's preprocessing (default bicubic). */
+  interpolation?: DecodeOptions['interpolation'];
   signal?: AbortSignal;
 }
 
@@ -113,7 +115,7 @@ export async function loadClips(path: string, options: ClipOptions, rng: Rng): P
     : sampleFrameIndices(info.frameCount, { numFrames: T, mode, sampling: options.sampling, stride: options.stride, views }, rng);
   const all = perView.flat();
   const clipBytes = T * S * S * 3;
-  const decodeBase = { threads: options.threads, signal: options.signal };
+  const decodeBase = { threads: options.threads, interpolation: options.interpolation, signal: options.signal };
 
   if (mode === 'train' && !info.image) {
     const box = trainCrop(info.width, info.height, rng, options.scale ?? DEFAULT_CROP_SCALE, options.ratio ?? DEFAULT_CROP_RATIO);

@@ -17,8 +17,13 @@ export interface DecodeOptions {
   crop?: CropBox;
   /** Decoder threads (ffmpeg's `-threads`); default: ffmpeg's choice. */
   threads?: number;
+  /** The scaler's interpolation (the backbone's preprocessing); default bicubic. */
+  interpolation?: 'bicubic' | 'bilinear' | 'lanczos' | 'nearest';
   signal?: AbortSignal;
 }
+
+/** ffmpeg's swscale flag for each interpolation. */
+const SCALE_FLAGS = { bicubic: 'bicubic', bilinear: 'bilinear', lanczos: 'lanczos', nearest: 'neighbor' } as const;
 
 export interface DecodedFrames {
   /** The distinct frame indices asked for, ascending. */
@@ -62,7 +67,7 @@ export function decodeArgs(info: VideoInfo, sortedUnique: readonly number[], opt
   if (crop && !(crop.x === 0 && crop.y === 0 && crop.width === info.width && crop.height === info.height)) {
     filters.push(`crop=${crop.width}:${crop.height}:${crop.x}:${crop.y}:exact=1`);
   }
-  filters.push(`scale=${options.width}:${options.height}:flags=bicubic`);
+  filters.push(`scale=${options.width}:${options.height}:flags=${SCALE_FLAGS[options.interpolation ?? 'bicubic']}`);
   const args = ['-loglevel', 'error', '-noautorotate'];
   if (options.threads !== undefined) args.push('-threads', String(options.threads));
   args.push(...imageInputOptions(info.path), '-i', ffmpegInput(info.path));
