@@ -42,7 +42,7 @@ describe('losa info', () => {
   it('gives one-line errors with the right status', async () => {
     const bad = await run(['info', '--backbone', 'missing.json']);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^losa: error: missing\.json: no such backbone config file, and not a preset/);
+    expect(bad.stderr).toMatch(/^losa: error: .*missing\.json: no such backbone config file, and not a preset/);
     const mem = await run(['info', '--memory', 'lots']);
     expect(mem.status).toBe(2);
     expect(mem.stderr).toContain('Expected `--memory` to be a size such as 8GiB or 512MB, got "lots"');

@@ -2,34 +2,16 @@
 // weight memory in fp32 and fp16, activation memory per frame, and the chunk that fits a
 // memory budget. Computed from the config alone: no weights are read, onnxruntime is not loaded.
 import os from 'node:os';
-import type { Command } from './command.js';
-import { bool, int, str } from './args.js';
 import { expected } from '../errors.js';
-import { formatBytes, parseBytes } from '../fsutil.js';
+import { formatBytes } from '../fsutil.js';
+import { BACKBONE_OPTIONS, SAMPLING_OPTIONS, backboneOption } from './common.js';
+import { defineCommand } from './command.js';
+import { bytes, flag, type OptionTable } from './options.js';
 import {
   BACKBONE_PRESETS, backboneDescription, backboneStats, parseLayers, parsePool, pooledTokens, resolveBackboneConfig,
-  DEFAULT_LAYERS, DEFAULT_POOL, type BackboneConfig, type BackboneStats,
+  type BackboneConfig, type BackboneStats,
 } from '../backbone/index.js';
 
-const USAGE = `Usage: losa info [--backbone NAME|FILE] [--frames T] [--memory SIZE] [--pool P] [--layers L] [--json]
-
-Parameters, compute and memory of a frozen backbone, from its config alone.
-Without --backbone, one line per preset.
-
-Options:
-  --backbone NAME|FILE  a preset (${BACKBONE_PRESETS.join(', ')}) or a config JSON file
-  --frames T            frames per clip, for the per-clip figures (default 8)
-  --memory SIZE         memory budget for the backbone: weights plus one chunk of frames
-                        (default: half this machine's memory); e.g. 8GiB, 512MB
-  --pool P              none | cls | mean | grid:G (default ${DEFAULT_POOL}), for the feature size
-  --layers L            all | every:K | 3,6,9 (default ${DEFAULT_LAYERS}), for the feature size
-  --json                one JSON object (with --backbone) or {"backbones": [...]} (without)
-
-Parameters are of the backbone alone (no classifier head), as timm counts them: ViT-B/16 at 224
-has 85,798,656 (timm's 86.6M includes its 1000-class head). GFLOPs are 2 × multiply-adds (timm
-and fvcore tables quote multiply-adds: 17.6 G for ViT-B/16, 35.1 GFLOPs here). Activation memory
-and the chunk are estimates of what onnxruntime keeps alive per frame.
-`;
 
 function formatParams(n: number): string {
   const short = n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : `${(n / 1e3).toFixed(1)}K`;
@@ -98,29 +80,30 @@ function table(rows: InfoRow[]): string {
   return [line(head), ...body.map(line)].join('\n') + '\n';
 }
 
-export const command: Command = {
+const options = {
+  backbone: backboneOption({ help: `a preset (${BACKBONE_PRESETS.join(', ')}) or a config JSON file` }),
+  numFrames: { ...SAMPLING_OPTIONS.numFrames, help: 'frames per clip, for the per-clip figures', deprecated: ['frames'] },
+  memory: bytes({ value: 'SIZE', help: 'memory budget for the backbone: weights plus one chunk of frames, e.g. 8GiB, 512MB', defaultText: "half this machine's memory" }),
+  pool: { ...BACKBONE_OPTIONS.pool, help: `${BACKBONE_OPTIONS.pool.help}, for the feature size` },
+  layers: { ...BACKBONE_OPTIONS.layers, help: `${BACKBONE_OPTIONS.layers.help}, for the feature size` },
+  json: flag({ help: 'one JSON object (with --backbone) or {"backbones": [...]} (without)' }),
+} satisfies OptionTable;
+
+export const command = defineCommand({
   name: 'info',
-  summary: 'parameters, FLOPs, memory and chunk size of a backbone',
-  usage: USAGE,
-  options: {
-    backbone: { type: 'string' },
-    frames: { type: 'string' },
-    memory: { type: 'string' },
-    pool: { type: 'string' },
-    layers: { type: 'string' },
-    json: { type: 'boolean' },
-  },
-  async run(args, io) {
-    const { values, positionals } = args;
+  usage: 'losa info [--backbone NAME|FILE] [--num-frames T] [--memory SIZE] [--pool P] [--layers L] [--json]',
+  description: `Parameters, compute and memory of a frozen backbone, from its config alone.
+Without --backbone, one line per preset.`,
+  options,
+  notes: `Parameters are of the backbone alone (no classifier head), as timm counts them: ViT-B/16 at 224
+has 85,798,656 (timm's 86.6M includes its 1000-class head). GFLOPs are 2 × multiply-adds (timm
+and fvcore tables quote multiply-adds: 17.6 G for ViT-B/16, 35.1 GFLOPs here). Activation memory
+and the chunk are estimates of what onnxruntime keeps alive per frame.`,
+  async run({ options: o, positionals }, io) {
     if (positionals.length > 0) throw expected('losa info', 'given options only (the backbone goes in --backbone)', positionals.join(' '));
-    const frames = int(values, 'frames', 8, 1);
-    const memoryText = str(values, 'memory');
-    const budget = memoryText === undefined ? Math.floor(os.totalmem() / 2) : parseBytes(memoryText);
-    if (!Number.isFinite(budget) || budget <= 0) throw expected('--memory', 'a size such as 8GiB or 512MB', memoryText);
-    const pool = str(values, 'pool') ?? DEFAULT_POOL;
-    const layers = str(values, 'layers') ?? DEFAULT_LAYERS;
-    const json = bool(values, 'json');
-    const backbone = str(values, 'backbone');
+    const frames = o.numFrames;
+    const budget = o.memory ?? Math.floor(os.totalmem() / 2);
+    const { pool, layers, json, backbone } = o;
     if (backbone !== undefined) {
       const row = await describe(backbone, budget, frames, pool, layers);
       if (json) io.stdout.write(JSON.stringify(row) + '\n');
@@ -133,4 +116,4 @@ export const command: Command = {
     else io.stdout.write(table(rows) + '\nParameters: backbone only. GFLOPs: 2 × multiply-adds. `losa info --backbone NAME` for details.\n');
     return 0;
   },
-};
+});

@@ -79,6 +79,8 @@ export function reduceDashboard(state: DashboardState, event: LosaEvent, now: nu
       const epoch: EpochProgress = s.epoch && s.epoch.epoch === event.epoch
         ? { ...s.epoch }
         : { epoch: event.epoch, epochs: s.run?.epochs ?? event.epoch, steps: event.stepsInEpoch, fromCache: false, startedAt: now, stepInEpoch: 0 };
+      // The epoch is "from cache" while every step so far was; its first step replaces the guess.
+      epoch.fromCache = epoch.lastStepAt === undefined ? event.fromCache : epoch.fromCache && event.fromCache;
       epoch.baseStep ??= event.stepInEpoch - 1;
       epoch.stepInEpoch = event.stepInEpoch;
       epoch.steps = event.stepsInEpoch;
