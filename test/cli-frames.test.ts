@@ -86,7 +86,7 @@ describe('losa frames', () => {
     const r = await losa('frames', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--crop-scale MIN,MAX\s+train: area range of the random resized crop \(default 0\.7,1\)/);
-    expect(r.stdout).toMatch(/--image-size S\s+side of the square frames \(default 224\)/);
+    expect(r.stdout).toMatch(/--image-size S\s+side of the square frames the backbone sees, in pixels \(default 224\)/);
     expect(r.stdout).not.toMatch(/--size\b/);
   });
 

@@ -22,10 +22,13 @@ export function backboneOption<O extends { help: string; default?: string; group
   return custom({ value: 'NAME|FILE', ...o }, (t, ctx) => ((BACKBONE_PRESETS as readonly string[]).includes(t) ? t : path.resolve(ctx.cwd, t)));
 }
 
+/** --image-size: the frames' side, wherever it is set. */
+export const IMAGE_SIZE_HELP = 'side of the square frames the backbone sees, in pixels';
+
 /** The frozen backbone, as `losa train` and `losa features` build it. */
 export const BACKBONE_OPTIONS = {
   weights: file({ value: 'FILE', help: 'safetensors weights (Hugging Face or timm names; F32, F16, BF16)', defaultText: 'seeded random weights' }),
-  imageSize: int({ value: 'S', min: 16, max: 4096, help: "input size instead of the config's (position embeddings are resampled)" }),
+  imageSize: int({ value: 'S', min: 16, max: 4096, help: `${IMAGE_SIZE_HELP}, instead of its config's (position embeddings are resampled)` }),
   pool: text({ value: 'MODE', help: 'tokens kept per frame: none | cls | mean | grid:G (the class token plus a G×G patch grid)', default: DEFAULT_POOL }),
   layers: text({ value: 'SPEC', help: 'tapped blocks: all | every:K | 3,6,9 (counted from 1)', default: DEFAULT_LAYERS }),
   backboneSeed: int({ value: 'N', help: 'seed of the random weights when no --weights is given', default: TRAIN_DEFAULTS.backboneSeed }),
@@ -59,14 +62,18 @@ export const VIEW_OPTIONS = {
   crops: custom({ value: '1|3', help: 'spatial crops per clip: centre, or start/centre/end', default: DEFAULT_CROPS }, cropsValue),
 } satisfies OptionTable;
 
+/** ffmpeg processes at once: decoders, or the encoders of `losa data synth`. */
+export const WORKERS_HELP = 'ffmpeg processes at once';
 export const WORKERS_OPTION = {
-  workers: int({ value: 'N', min: 1, max: 64, help: 'concurrent decoders (ffmpeg processes)', default: DEFAULT_WORKERS }),
+  workers: int({ value: 'N', min: 1, max: 64, help: WORKERS_HELP, default: DEFAULT_WORKERS }),
 } satisfies OptionTable;
 
 /** The test-time sampling of `losa features` and `losa frames` (a run brings its own). */
 export const SAMPLING_OPTIONS = {
   numFrames: int({ value: 'T', min: 1, max: 4096, help: 'frames per clip', default: DEFAULT_NUM_FRAMES }),
-  stride: custom({ value: 'N|auto', help: 'frames between samples; auto: T equal segments over the whole video', default: DEFAULT_STRIDE }, strideValue),
+  stride: custom({
+    value: 'N|auto', help: 'frames between samples of a training window and of test views; auto: T segments spanning the video', default: DEFAULT_STRIDE,
+  }, strideValue),
 } satisfies OptionTable;
 
 export function cropsValue(t: string, ctx: { flag: string }): 1 | 3 {

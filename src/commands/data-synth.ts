@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expected, UsageError } from '../errors.js';
 import { formatBytes } from '../fsutil.js';
 import { SYNTH_CLASSES, SYNTH_DEFAULTS as D, synthDataset } from '../video/synth.js';
+import { WORKERS_HELP } from './common.js';
 import { defineCommand } from './command.js';
 import { custom, int, num } from './options.js';
 
@@ -24,7 +25,7 @@ Classes, in order (--classes N takes the first N; N even):
     fps: num({ value: 'F', min: 1, max: 120, help: 'frames per second', default: D.fps }),
     size: custom({ value: 'WxH', help: 'frame size, even sides', default: [D.width, D.height] as const, defaultText: `${D.width}x${D.height}` }, frameSize),
     seed: int({ value: 'N', help: 'random seed', default: D.seed }),
-    workers: int({ value: 'N', min: 1, max: 64, help: 'encoders running at once (ffmpeg processes)', default: D.concurrency, deprecated: ['jobs'] }),
+    workers: int({ value: 'N', min: 1, max: 64, help: `${WORKERS_HELP} (encoders)`, default: D.concurrency, deprecated: ['jobs'] }),
   },
   async run({ options: o, positionals }, io) {
     if (positionals.length !== 1) throw expected('DIR', 'one output directory', positionals.join(' ') || undefined);

@@ -17,14 +17,14 @@ import { loadRunBackbone, readRunManifest, runTestPlan, testPlan } from '../mode
 import { writeSafetensors } from '../safetensors.js';
 import { createRenderer, pickRenderMode } from '../ui/index.js';
 import { DEFAULT_NUM_FRAMES } from '../video/index.js';
-import { BACKBONE_OPTIONS, DEVICE_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption } from './common.js';
+import { BACKBONE_OPTIONS, DEVICE_OPTIONS, RUN_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption } from './common.js';
 import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
 import { bytes, file, text, type OptionTable } from './options.js';
 import { reportInputError } from './report.js';
 
 const options = {
   backbone: backboneOption({ help: `a preset (${BACKBONE_PRESETS.join(', ')}) or a config JSON file` }),
-  checkpoint: file({ value: 'RUN_DIR', help: "a run of `losa train`: its backbone and its test-time clips (frames, size, stride, pooling, layers)" }),
+  checkpoint: file({ value: 'RUN_DIR', help: `${RUN_OPTIONS.checkpoint.help}: its backbone and test-time clips (frames, size, stride, pooling, layers)` }),
   // Text, not a file option: a trailing "/" asks for a folder, and resolving would drop it.
   out: text({ value: 'PATH', help: 'the features file; with several inputs (or ending in /), a folder of one file per input', required: true }),
   ...BACKBONE_OPTIONS,

@@ -14,7 +14,7 @@ import { TRAIN_DEFAULTS } from '../train/options.js';
 import { trainingPlan } from '../train/views.js';
 import { loadClips } from '../video/clip.js';
 import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, DEFAULT_IMAGE_SIZE, DEFAULT_SAMPLING } from '../video/sampling.js';
-import { SAMPLING_OPTIONS, VIEW_OPTIONS } from './common.js';
+import { IMAGE_SIZE_HELP, SAMPLING_OPTIONS, VIEW_OPTIONS } from './common.js';
 import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
 import { choice, custom, file, flag, int, parseOptions, type OptionTable } from './options.js';
 import { scaleValue } from './train.js';
@@ -24,7 +24,7 @@ const options = {
   out: file({ value: 'DIR', short: 'o', help: 'folder for the PNG files (created; required)' }),
   mode: choice({ values: ['test', 'train'] as const, help: 'sample as testing (eval, classify) or as training does', default: 'test' }),
   numFrames: SAMPLING_OPTIONS.numFrames,
-  imageSize: int({ value: 'S', min: 8, max: 4096, help: 'side of the square frames', default: DEFAULT_IMAGE_SIZE, deprecated: ['size'] }),
+  imageSize: int({ value: 'S', min: 8, max: 4096, help: IMAGE_SIZE_HELP, default: DEFAULT_IMAGE_SIZE, deprecated: ['size'] }),
   stride: SAMPLING_OPTIONS.stride,
   ...VIEW_OPTIONS,
   sampling: choice({ values: ['segment', 'window'] as const, help: 'train: one random frame per segment, or a window at --stride', default: DEFAULT_SAMPLING }),

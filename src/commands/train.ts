@@ -5,7 +5,7 @@ import { RUN_FILES } from '../model/run.js';
 import { TRAIN_DEFAULTS as D, type TrainOptions } from '../train/options.js';
 import type { MetricsRecord } from '../train/rundir.js';
 import { createRenderer, pickRenderMode, writeCurves, type CurvePoint } from '../ui/index.js';
-import { BACKBONE_OPTIONS, DEVICE_OPTIONS, backboneOption, cropsValue, grouped, strideValue, tfBackendOption } from './common.js';
+import { BACKBONE_OPTIONS, DEVICE_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption, cropsValue, grouped, tfBackendOption } from './common.js';
 import { defineCommand, type CommandArgs } from './command.js';
 import { choice, custom, file, flag, int, num, text, type OptionTable } from './options.js';
 
@@ -41,9 +41,8 @@ const options = {
     seed: int({ value: 'N', help: 'seed of every random choice of the run (shuffling, sampling, crops, initialisation)', default: D.seed }),
   }),
   ...grouped('Sampling', {
-    numFrames: int({ value: 'T', min: 1, max: 4096, help: 'frames per clip', default: D.numFrames }),
+    ...SAMPLING_OPTIONS,
     sampling: choice({ values: ['segment', 'window'] as const, help: 'one random frame in each of T segments, or a window at --stride', default: D.sampling }),
-    stride: custom({ value: 'N|auto', help: 'frames between samples of a window and of test views', default: D.stride }, strideValue),
     cropScale: custom({ value: 'MIN,MAX', help: 'area range of the random resized crop', default: D.scale }, scaleValue),
     flip: flag({ help: 'random horizontal flips (off by default: flipping changes direction classes)' }),
     valViews: int({ value: 'V', min: 1, help: 'temporal views per validation video', default: D.valViews }),
@@ -54,7 +53,7 @@ const options = {
     noCache: flag({ help: 'no feature cache' }),
     cacheViews: int({ value: 'N', min: 1, help: 'augmented views per video kept in the cache (epoch e uses view e mod N)', default: D.cacheViews }),
     cacheDtype: choice({ values: ['f32', 'f16'] as const, help: 'cache storage type (f16: half the disk)', default: 'f32' }),
-    workers: int({ value: 'N', min: 1, max: 64, help: 'concurrent decoders (ffmpeg processes)', default: D.workers }),
+    ...WORKERS_OPTION,
     resume: flag({ help: 'continue RUN_DIR from its last checkpoint' }),
   }),
   ...grouped('Output', {
