@@ -85,7 +85,7 @@ describe('losa frames', () => {
   it('--help lists every option with its default, and no deprecated spelling', async () => {
     const r = await losa('frames', '--help');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/--crop-scale MIN,MAX\s+train: area range of the random resized crop \(default 0\.7,1\)/);
+    expect(r.stdout).toMatch(/--crop-scale MIN,MAX\s+training: area range of the random resized crop \(default 0\.7,1\)/);
     expect(r.stdout).toMatch(/--image-size S\s+side of the square frames the backbone sees, in pixels \(default 224\)/);
     expect(r.stdout).not.toMatch(/--size\b/);
   });

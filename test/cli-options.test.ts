@@ -72,13 +72,13 @@ describe('every command', () => {
     const train = (await runCli(['train', '--help'])).stdout;
     expect(train).toMatch(/--backbone-seed N\s+seed of the random weights when no --weights is given \(default 0\)/);
     expect(train).toMatch(/--tf-backend auto\|tensorflow\|wasm\|cpu\s+TensorFlow\.js backend/);
-    expect(train).toMatch(/--crop-scale MIN,MAX\s+area range of the random resized crop \(default 0\.7,1\)/);
+    expect(train).toMatch(/--crop-scale MIN,MAX\s+training: area range of the random resized crop \(default 0\.7,1\)/);
     expect(train).toMatch(/--rank R\s+rank of the channel mixers \(D → R → D\) \(default 16\)/);
   });
 
   it('gives a shared flag the same meaning in every command that has it', async () => {
     const all = await tables();
-    const shared = ['device', 'chunk', 'workers', 'views', 'crops', 'numFrames', 'stride', 'imageSize', 'pool', 'layers', 'backboneSeed', 'checkpoint', 'last', 'tfBackend'];
+    const shared = ['device', 'chunk', 'workers', 'views', 'crops', 'numFrames', 'stride', 'imageSize', 'pool', 'layers', 'backboneSeed', 'checkpoint', 'last', 'tfBackend', 'sampling', 'cropScale', 'flip'];
     for (const key of shared) {
       const helps = [...all.values()].flatMap((t) => (t[key] ? [t[key]!.help] : []));
       expect(helps.length, key).toBeGreaterThan(1);

@@ -9,7 +9,9 @@ import { DEFAULT_LAYERS, DEFAULT_POOL } from '../backbone/pooling.js';
 import { expected } from '../errors.js';
 import { DEFAULT_WORKERS } from '../features/pipeline.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
-import { DEFAULT_CROPS, DEFAULT_NUM_FRAMES, DEFAULT_STRIDE, DEFAULT_VIEWS, type Stride } from '../video/sampling.js';
+import {
+  DEFAULT_CROP_SCALE, DEFAULT_CROPS, DEFAULT_NUM_FRAMES, DEFAULT_SAMPLING, DEFAULT_STRIDE, DEFAULT_VIEWS, type Stride,
+} from '../video/sampling.js';
 import { choice, custom, file, flag, int, text, type OptionDef, type OptionTable } from './options.js';
 
 /** The same options under a help heading (train lists its many options in groups). */
@@ -75,6 +77,21 @@ export const SAMPLING_OPTIONS = {
     value: 'N|auto', help: 'frames between samples of a training window and of test views; auto: T segments spanning the video', default: DEFAULT_STRIDE,
   }, strideValue),
 } satisfies OptionTable;
+
+/** How training draws its clip of a video (`losa train`, and `losa frames --mode train`). */
+export const TRAINING_VIEW_OPTIONS = {
+  sampling: choice({ values: ['segment', 'window'] as const, help: 'training: one random frame in each of T segments, or a window at --stride', default: DEFAULT_SAMPLING }),
+  cropScale: custom({ value: 'MIN,MAX', help: "training: area range of the random resized crop", default: DEFAULT_CROP_SCALE }, cropScaleValue),
+  flip: flag({ help: 'training: random horizontal flips (off by default: a flip changes the class of direction data)' }),
+} satisfies OptionTable;
+
+/** "0.5,1" → [0.5, 1]: a fraction range 0 < min ≤ max ≤ 1. */
+export function cropScaleValue(t: string, ctx: { flag: string }): readonly [number, number] {
+  const parts = t.split(',').map((p) => Number(p.trim()));
+  const [lo, hi] = parts;
+  if (parts.length !== 2 || !(lo! > 0 && lo! <= hi! && hi! <= 1)) throw expected(ctx.flag, 'MIN,MAX with 0 < MIN ≤ MAX ≤ 1', t);
+  return [lo!, hi!];
+}
 
 export function cropsValue(t: string, ctx: { flag: string }): 1 | 3 {
   if (t !== '1' && t !== '3') throw expected(ctx.flag, '1 or 3', t);

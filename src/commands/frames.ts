@@ -13,11 +13,10 @@ import { createRng } from '../random.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
 import { trainingPlan } from '../train/views.js';
 import { loadClips } from '../video/clip.js';
-import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, DEFAULT_IMAGE_SIZE, DEFAULT_SAMPLING } from '../video/sampling.js';
-import { IMAGE_SIZE_HELP, SAMPLING_OPTIONS, VIEW_OPTIONS } from './common.js';
+import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, DEFAULT_IMAGE_SIZE } from '../video/sampling.js';
+import { IMAGE_SIZE_HELP, SAMPLING_OPTIONS, TRAINING_VIEW_OPTIONS, VIEW_OPTIONS } from './common.js';
 import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
-import { choice, custom, file, flag, int, parseOptions, type OptionTable } from './options.js';
-import { scaleValue } from './train.js';
+import { choice, file, flag, int, parseOptions, type OptionTable } from './options.js';
 
 const options = {
   // Required, but checked after the arguments behind `--` are read (see videoAndOptions).
@@ -27,11 +26,9 @@ const options = {
   imageSize: int({ value: 'S', min: 8, max: 4096, help: IMAGE_SIZE_HELP, default: DEFAULT_IMAGE_SIZE, deprecated: ['size'] }),
   stride: SAMPLING_OPTIONS.stride,
   ...VIEW_OPTIONS,
-  sampling: choice({ values: ['segment', 'window'] as const, help: 'train: one random frame per segment, or a window at --stride', default: DEFAULT_SAMPLING }),
-  cropScale: custom({ value: 'MIN,MAX', help: 'train: area range of the random resized crop', default: DEFAULT_CROP_SCALE }, scaleValue),
-  flip: flag({ help: 'train: flip horizontally with probability 1/2' }),
-  seed: int({ value: 'N', help: 'train: the run seed of `losa train --seed`', default: TRAIN_DEFAULTS.seed }),
-  view: int({ value: 'K', help: 'train: the augmented view; epoch E of `losa train` uses view (E-1) mod --cache-views with the feature cache, E-1 without', default: 0 }),
+  ...TRAINING_VIEW_OPTIONS,
+  seed: int({ value: 'N', help: 'training: the run seed of `losa train --seed`', default: TRAIN_DEFAULTS.seed }),
+  view: int({ value: 'K', help: 'training: the view; epoch E of `losa train` uses view (E-1) mod --cache-views with the feature cache, E-1 without', default: 0 }),
   json: flag({ help: 'print {"frameCount","fps","views":[{"indices","files",…}]} instead of text' }),
 } satisfies OptionTable;
 

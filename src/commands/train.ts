@@ -5,7 +5,9 @@ import { RUN_FILES } from '../model/run.js';
 import { TRAIN_DEFAULTS as D, type TrainOptions } from '../train/options.js';
 import type { MetricsRecord } from '../train/rundir.js';
 import { createRenderer, pickRenderMode, writeCurves, type CurvePoint } from '../ui/index.js';
-import { BACKBONE_OPTIONS, DEVICE_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption, cropsValue, grouped, tfBackendOption } from './common.js';
+import {
+  BACKBONE_OPTIONS, DEVICE_OPTIONS, SAMPLING_OPTIONS, TRAINING_VIEW_OPTIONS, WORKERS_OPTION, backboneOption, cropsValue, grouped, tfBackendOption,
+} from './common.js';
 import { defineCommand, type CommandArgs } from './command.js';
 import { choice, custom, file, flag, int, num, text, type OptionTable } from './options.js';
 
@@ -42,9 +44,7 @@ const options = {
   }),
   ...grouped('Sampling', {
     ...SAMPLING_OPTIONS,
-    sampling: choice({ values: ['segment', 'window'] as const, help: 'one random frame in each of T segments, or a window at --stride', default: D.sampling }),
-    cropScale: custom({ value: 'MIN,MAX', help: 'area range of the random resized crop', default: D.scale }, scaleValue),
-    flip: flag({ help: 'random horizontal flips (off by default: flipping changes direction classes)' }),
+    ...TRAINING_VIEW_OPTIONS,
     valViews: int({ value: 'V', min: 1, help: 'temporal views per validation video', default: D.valViews }),
     valCrops: custom({ value: '1|3', help: 'spatial crops per validation view', default: D.valCrops }, cropsValue),
   }),
@@ -52,7 +52,7 @@ const options = {
     cache: file({ value: 'DIR', help: 'feature cache: each video\'s features are computed once per view', defaultText: '~/.cache/losa/features when they take ≤ 8 GiB' }),
     noCache: flag({ help: 'no feature cache' }),
     cacheViews: int({ value: 'N', min: 1, help: 'augmented views per video kept in the cache (epoch e uses view e mod N)', default: D.cacheViews }),
-    cacheDtype: choice({ values: ['f32', 'f16'] as const, help: 'cache storage type (f16: half the disk)', default: 'f32' }),
+    cacheDtype: choice({ values: ['f32', 'f16'] as const, help: 'cache storage type (f16: half the disk)', default: D.cacheDtype.toLowerCase() as 'f32' | 'f16' }),
     ...WORKERS_OPTION,
     resume: flag({ help: 'continue RUN_DIR from its last checkpoint' }),
   }),
@@ -113,14 +113,6 @@ function trainOptions({ options: o }: CommandArgs<typeof options>): TrainOptions
     cache: noCache ? undefined : (o.cache ?? D.cache),
     cacheDtype: cacheDtype === 'f16' ? 'F16' : 'F32',
   };
-}
-
-/** "0.5,1" → [0.5, 1]: a fraction range 0 < min ≤ max ≤ 1. */
-export function scaleValue(t: string, ctx: { flag: string }): readonly [number, number] {
-  const parts = t.split(',').map((p) => Number(p.trim()));
-  const [lo, hi] = parts;
-  if (parts.length !== 2 || !(lo! > 0 && lo! <= hi! && hi! <= 1)) throw expected(ctx.flag, 'MIN,MAX with 0 < MIN ≤ MAX ≤ 1', t);
-  return [lo!, hi!];
 }
 
 /** Per-epoch points for curves.svg from the metrics records. */

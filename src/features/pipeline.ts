@@ -196,6 +196,18 @@ async function runBackbone(backbone: Backbone, clips: { frames: Uint8Array; at: 
   }
 }
 
+/**
+ * `fn` over items, as they come: an array stays an array (its length is known, for progress),
+ * any other iterable becomes an async one drawn lazily.
+ */
+export function mapItems<T, U>(items: Iterable<T> | AsyncIterable<T>, fn: (item: T, index: number) => U): U[] | AsyncGenerator<U> {
+  if (Array.isArray(items)) return items.map((item: T, index: number) => fn(item, index));
+  return (async function* () {
+    let index = 0;
+    for await (const item of items) yield fn(item, index++);
+  })();
+}
+
 /** Whether a pipeline result is a skipped item (else it is a batch). */
 export function isSkipped<I extends PipelineItem>(result: FeatureBatch<I> | SkippedItem<I>): result is SkippedItem<I> {
   return 'skipped' in result;

@@ -7,7 +7,7 @@
 // `losa classify` are thin commands over it.
 import path from 'node:path';
 import type { Backbone } from '../backbone/index.js';
-import { DEFAULT_WORKERS, FeatureCache, type PipelineItem } from '../features/index.js';
+import { DEFAULT_WORKERS, FeatureCache, mapItems, type PipelineItem } from '../features/index.js';
 import { createSideNetwork, initTf, setSideWeights, type SideNetwork, type TfBackendPreference } from '../side/index.js';
 import { rankClasses } from './metrics.js';
 import { predictItems, type PredictProgress, type Predictor } from './predict.js';
@@ -128,7 +128,7 @@ function modelObject(m: Loaded, options: LoadModelOptions): LosaModel {
     workers: options.workers ?? DEFAULT_WORKERS, cache,
   });
   async function* predict<I extends ModelInput>(inputs: Iterable<I> | AsyncIterable<I>, o: PredictOptions = {}): AsyncGenerator<Prediction<I> | Failure<I>> {
-    for await (const r of predictItems(predictor(o), pipelineItems(inputs), o)) {
+    for await (const r of predictItems(predictor(o), mapItems(inputs, toItem), o)) {
       const { input, index } = r.item;
       yield r.error !== undefined ? { input, index, error: r.error } : { input, index, probabilities: r.probabilities, views: r.views };
     }
@@ -153,15 +153,7 @@ function modelObject(m: Loaded, options: LoadModelOptions): LosaModel {
   };
 }
 
-/** The inputs as pipeline items: an array stays one (its length is the progress total), an iterable is drawn lazily. */
-function pipelineItems<I extends ModelInput>(inputs: Iterable<I> | AsyncIterable<I>): Item<I>[] | AsyncGenerator<Item<I>> {
-  if (Array.isArray(inputs)) return inputs.map((input: I, index: number) => toItem(input, index));
-  return (async function* () {
-    let index = 0;
-    for await (const input of inputs) yield toItem(input, index++);
-  })();
-}
-
+/** An input as a pipeline item that remembers it. */
 function toItem<I extends ModelInput>(input: I, index: number): Item<I> {
   const given: ModelInput = input;
   if (typeof given === 'string') return { path: given, label: -1, input, index };

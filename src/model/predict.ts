@@ -3,7 +3,7 @@
 // item's prediction is the mean of the views' softmax. Validation during training, the model
 // object (and so `eval` and `classify`) all predict through here.
 import type { Backbone } from '../backbone/index.js';
-import { featureBatches, isSkipped, type FeatureCache, type PipelineItem, type ViewPlan } from '../features/index.js';
+import { featureBatches, isSkipped, mapItems, type FeatureCache, type PipelineItem, type ViewPlan } from '../features/index.js';
 import type { SideNetwork } from '../side/index.js';
 import { ClassificationTally, meanSoftmax } from './metrics.js';
 
@@ -61,12 +61,13 @@ export async function* predictItems<I extends PipelineItem>(
 ): AsyncGenerator<ItemPrediction<I> | ItemFailure<I>> {
   const K = predictor.net.config.numClasses;
   const total = Array.isArray(items) ? items.length : undefined;
-  const batches = featureBatches(numbered(items), {
+  const numbered = mapItems(items, (item, seq): Numbered<I> => ({ path: item.path, label: item.label, frames: item.frames, item, seq }));
+  const batches = featureBatches(numbered, {
     backbone: predictor.backbone, batchSize: predictor.batchSize, concurrency: predictor.workers, cache: predictor.cache,
     plan: () => predictor.plan, signal: progress.signal,
   });
   // A failure can overtake the batch that was filling up around it: results wait here until
-  // every earlier one is out (at most a batch of them).
+  // every earlier one is out (the failures behind one unfinished batch, at most).
   const ready = new Map<number, ItemPrediction<I> | ItemFailure<I>>();
   let next = 0;
   for await (const batch of batches) {
@@ -86,16 +87,7 @@ export async function* predictItems<I extends PipelineItem>(
   }
 }
 
-/** Items with their sequence numbers (an array stays an array). */
-function numbered<I extends PipelineItem>(items: Iterable<I> | AsyncIterable<I>): Numbered<I>[] | AsyncGenerator<Numbered<I>> {
-  const tag = (item: I, seq: number): Numbered<I> => ({ path: item.path, label: item.label, frames: item.frames, item, seq });
-  if (Array.isArray(items)) return items.map(tag);
-  return (async function* () {
-    let seq = 0;
-    for await (const item of items) yield tag(item, seq++);
-  })();
-}
-
+/** An item with its place in the inputs. */
 interface Numbered<I> extends PipelineItem {
   item: I;
   seq: number;
