@@ -18,7 +18,7 @@ speed, start position and background noise vary per clip. The same seed gives th
 Classes, in order (--classes N takes the first N; N even):
   ${SYNTH_CLASSES.join(', ')}`,
   options: {
-    classes: int({ value: 'N', min: 2, max: SYNTH_CLASSES.length, help: 'number of classes, even', default: D.classes }),
+    classes: int({ value: 'N', min: 2, max: SYNTH_CLASSES.length, help: `number of classes, even, 2–${SYNTH_CLASSES.length}`, default: D.classes }),
     trainPerClass: int({ value: 'N', max: 100_000, help: 'training clips per class', default: D.trainPerClass }),
     valPerClass: int({ value: 'N', max: 100_000, help: 'validation clips per class', default: D.valPerClass }),
     seconds: num({ value: 'S', min: 0.1, max: 600, help: 'clip length in seconds', default: D.seconds }),

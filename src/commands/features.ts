@@ -13,13 +13,15 @@ import { UsageError, errorMessage } from '../errors.js';
 import { featureBatches, isSkipped, type FeatureBatch, type PipelineItem, type ViewPlan } from '../features/index.js';
 import { formatBytes } from '../fsutil.js';
 import { isImagePath } from '../media.js';
-import { loadRunBackbone, readRunManifest, runTestPlan, testPlan } from '../model/index.js';
+// From their modules, not model/index.js: features needs no TensorFlow.js.
+import { readRunManifest } from '../model/run.js';
+import { loadRunBackbone, runTestPlan, testPlan } from '../model/view.js';
 import { writeSafetensors } from '../safetensors.js';
 import { createRenderer, pickRenderMode } from '../ui/index.js';
 import { DEFAULT_NUM_FRAMES } from '../video/index.js';
 import { BACKBONE_OPTIONS, DEVICE_OPTIONS, RUN_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption } from './common.js';
 import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
-import { bytes, file, text, type OptionTable } from './options.js';
+import { bytes, file, flagName, text, type OptionTable } from './options.js';
 import { reportInputError } from './report.js';
 
 const options = {
@@ -100,7 +102,7 @@ async function openBackbone({ options: o, given }: CommandArgs<typeof options>):
   const device = { device: o.device, chunk: o.chunk, memoryBudget: o.memory };
   if (o.checkpoint !== undefined) {
     const clash = FROM_RUN.find((k) => given.has(k));
-    if (clash) throw new UsageError(`--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} comes from the run with --checkpoint; leave it out`);
+    if (clash) throw new UsageError(`--${flagName(clash)} comes from the run with --checkpoint; leave it out`);
     const manifest = await readRunManifest(o.checkpoint);
     const backbone = await loadRunBackbone(manifest, o.checkpoint, { ...device, weights: o.weights });
     const plan = runTestPlan(manifest);

@@ -3,9 +3,9 @@
 // image size, stride; V temporal views × C spatial crops). Validation, `eval`, `classify`,
 // `losa features --checkpoint` and the model object all take it from here, so they see the same
 // clips and the same features.
-import { promises as fs } from 'node:fs';
 import { loadBackbone, type Backbone, type BackboneOptions } from '../backbone/index.js';
 import { LosaError } from '../errors.js';
+import { exists } from '../fsutil.js';
 import type { ViewPlan } from '../features/index.js';
 import { DEFAULT_CROPS, DEFAULT_VIEWS, type Stride } from '../video/index.js';
 import type { RunManifest } from './run.js';
@@ -61,7 +61,7 @@ export interface RunBackboneOptions {
 /** Loads the run's frozen backbone and checks it is the one the run was trained with. */
 export async function loadRunBackbone(manifest: RunManifest, runDir: string, options: RunBackboneOptions = {}): Promise<Backbone> {
   const weights = options.weights ?? manifest.backbone.weights ?? undefined;
-  if (weights && !(await fs.stat(weights).then(() => true, () => false))) {
+  if (weights && !(await exists(weights))) {
     throw new LosaError(`${weights}: backbone weights of this run not found; pass --weights with their new place`);
   }
   const backboneOptions: BackboneOptions = {

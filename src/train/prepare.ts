@@ -77,7 +77,7 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
     await writeManifest(runDir, manifest);
     const cacheDir = chooseCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit);
     return assemble({
-      opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, start, metrics, emit,
+      opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, start, metrics, emit, resumed: previous !== null,
       cache: cacheDir ? new FeatureCache(cacheDir, backbone.digest, opts.cacheDtype) : undefined,
       tfBackend: backend,
     });
@@ -183,6 +183,7 @@ function chooseCache(opts: TrainOptions, trainClips: number, valClips: number, b
 
 type Parts = Pick<TrainingRun, 'opts' | 'runDir' | 'manifest' | 'trainSet' | 'valSet' | 'backbone' | 'tf' | 'net' | 'optimizer' | 'cache' | 'start' | 'metrics' | 'emit'> & {
   tfBackend: string;
+  resumed: boolean;
 };
 
 /** The run from its parts: schedule, side-network call size, the start event's RunInfo, skips, dispose. */
@@ -200,10 +201,11 @@ function assemble(p: Parts): TrainingRun {
       missing: trainSet.problems.length + (valSet?.problems.length ?? 0),
     },
     epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: p.cache?.dir,
-    resumedFrom: start !== NEW_RUN ? { epoch: start.epoch + 1, stepInEpoch: start.stepInEpoch, step: start.step } : undefined,
+    resumedFrom: p.resumed ? { epoch: start.epoch + 1, stepInEpoch: start.stepInEpoch, step: start.step } : undefined,
   };
+  const { tfBackend: _backend, resumed: _resumed, ...parts } = p;
   return {
-    ...p, info, skipped, stepsPerEpoch, step: start.step, files: new Set([runDir]),
+    ...parts, info, skipped, stepsPerEpoch, step: start.step, files: new Set([runDir]),
     sideClips: sideClipsPerCall(net.config, opts.batchSize, opts.sideBatch),
     schedule: { baseLr: opts.lr, warmupSteps: opts.warmupEpochs * stepsPerEpoch, totalSteps: opts.epochs * stepsPerEpoch },
     skip(item, reason) {
