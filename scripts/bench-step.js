@@ -12,10 +12,9 @@
 // Needs `npm run build` (it imports dist/).
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import {
-  AdamW, GradientAccumulator, accumulateGradients, applyAccumulated, createSideNetwork, defaultSideConfig, initTf, loadBackbone,
-  resolveBackboneConfig, sideClipsPerCall,
-} from '../dist/index.js';
+import { loadBackbone, resolveBackboneConfig } from '../dist/backbone/index.js';
+import { AdamW, GradientAccumulator, createSideNetwork, defaultSideConfig, initTf } from '../dist/side/index.js';
+import { accumulateGradients, applyAccumulated, sideClipsPerCall } from '../dist/train/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,8 +33,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const config = await resolveBackboneConfig(values.backbone);
 const { tf, backend } = await initTf('auto');
 const S = config.imageSize;
-// Random normalised frames: the backbone's cost does not depend on the pixels.
-const frames = Float32Array.from({ length: B * T * 3 * S * S }, (_, i) => Math.sin(i * 0.37)); // [B·T, 3, S, S]
+// Random rgb24 frames, as training hands them over (the backbone normalises them itself); its
+// cost does not depend on the pixels.
+const frames = Uint8Array.from({ length: B * T * S * S * 3 }, (_, i) => (i * 2654435761) >>> 24); // [B·T, S, S, 3]
 const labels = Array.from({ length: B }, (_, i) => i % 4);
 
 console.log(`training step vs backbone forward · ${values.backbone} · batch ${B} × ${T} frames · tfjs ${backend} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`);

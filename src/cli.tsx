@@ -1,8 +1,8 @@
 // `losa <command>`: parse arguments, run the command, turn errors into one line and an exit
 // status (0 success, 1 runtime failure, 2 usage error). `--debug` adds the stack.
-import { parseArgs } from 'node:util';
 import { COMMANDS } from './commands/index.js';
 import type { CommandIO } from './commands/command.js';
+import { helpText, parseOptions } from './commands/options.js';
 import { LosaError, UsageError, errorMessage } from './errors.js';
 
 const VERSION = '0.1.0';
@@ -63,17 +63,13 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
     if (!entry) throw new UsageError(`unknown command \`${first}\`; run \`losa --help\` for the list`);
     const command = await entry.load();
     const rest = args.slice(name.split(' ').length);
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(command.usage.trimEnd() + '\n');
+    const beforeDashes = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+    if (beforeDashes.includes('--help') || beforeDashes.includes('-h')) {
+      io.stdout.write(helpText(command.usage, command.description, command.options, command.notes));
       return 0;
     }
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw new UsageError(`${errorMessage(error)} (see \`losa ${name} --help\`)`);
-    }
-    return await command.run({ values: parsed.values as never, positionals: parsed.positionals }, io);
+    const parsed = parseOptions(command.options, rest, { command: name, cwd: io.cwd, note: (line) => io.stderr.write(line + '\n') });
+    return await command.run(parsed, io);
   } catch (error) {
     const status = error instanceof UsageError ? 2 : 1;
     io.stderr.write(`losa: error: ${errorMessage(error)}\n`);

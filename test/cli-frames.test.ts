@@ -10,6 +10,8 @@ import { createRng } from '../src/random.js';
 import { loadClips } from '../src/video/clip.js';
 import { ffmpegInput, runFfmpeg } from '../src/video/ffmpeg.js';
 import { writeVideo } from '../src/video/synth.js';
+import { TRAIN_DEFAULTS } from '../src/train/options.js';
+import { trainingPlan } from '../src/train/views.js';
 
 let dir: string;
 let good: string;
@@ -38,7 +40,7 @@ afterAll(async () => {
 
 describe('losa frames', () => {
   it('--json prints frameCount, fps and per-view indices and files; PNGs are the clip frames', async () => {
-    const r = await losa('frames', 'good.mp4', '--out', 'out', '--num-frames', '4', '--size', '48', '--views', '2', '--crops', '3', '--json');
+    const r = await losa('frames', 'good.mp4', '--out', 'out', '--num-frames', '4', '--image-size', '48', '--views', '2', '--crops', '3', '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const json = JSON.parse(r.stdout) as { frameCount: number; fps: number; views: { indices: number[]; files: string[]; view: number; crop: number }[] };
@@ -63,26 +65,42 @@ describe('losa frames', () => {
     }
   });
 
-  it('prints indices and timestamps per view in text mode, and train mode uses the seed', async () => {
-    const r = await losa('frames', good, '-o', path.join(dir, 'text'), '--mode', 'train', '--num-frames', '3', '--size', '32', '--seed', '5', '--flip');
+  it('prints indices and timestamps per view in text mode, and train mode draws the view training draws', async () => {
+    const r = await losa('frames', good, '-o', path.join(dir, 'text'), '--mode', 'train', '--num-frames', '3', '--image-size', '32', '--seed', '5', '--flip');
     expect(r.status).toBe(0);
-    const { clips } = await loadClips(good, { numFrames: 3, size: 32, mode: 'train', flip: true }, createRng(5));
+    const plan = trainingPlan({ ...TRAIN_DEFAULTS, numFrames: 3, size: 32, flip: true, seed: 5 }, good, 0);
+    const { clips } = await loadClips(good, plan.clip, createRng(plan.seed));
     expect(r.stdout).toContain(`  indices    ${clips[0]!.indices.join(' ')}`);
     expect(r.stdout).toContain(`  timestamps ${clips[0]!.indices.map((i) => (i / 15).toFixed(3)).join(' ')}`);
     expect(r.stdout).toMatch(/wrote 3 PNG files/);
   });
 
+  it('takes the old spelling --size with a one-line deprecation note', async () => {
+    const r = await losa('frames', 'good.mp4', '--out', 'old', '--num-frames', '2', '--size', '16', '--json');
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('losa: note: --size is deprecated; use --image-size\n');
+    expect(JSON.parse(r.stdout).size).toBe(16);
+  });
+
+  it('--help lists every option with its default, and no deprecated spelling', async () => {
+    const r = await losa('frames', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--crop-scale MIN,MAX\s+training: area range of the random resized crop \(default 0\.7,1\)/);
+    expect(r.stdout).toMatch(/--image-size S\s+side of the square frames the backbone sees, in pixels \(default 224\)/);
+    expect(r.stdout).not.toMatch(/--size\b/);
+  });
+
   it('reads names with spaces, non-ASCII characters and a leading dash', async () => {
     for (const name of ['my clip é 東京.mp4', '-x.mp4', '-i.mp4']) await fs.copyFile(good, path.join(dir, name));
-    const spaced = await losa('frames', 'my clip é 東京.mp4', '--out', 'o1', '--num-frames', '2', '--size', '16', '--json');
+    const spaced = await losa('frames', 'my clip é 東京.mp4', '--out', 'o1', '--num-frames', '2', '--image-size', '16', '--json');
     expect(spaced.status).toBe(0);
     expect(JSON.parse(spaced.stdout).views[0].files).toHaveLength(2);
-    const dashed = await losa('frames', '--out', 'o2', '--num-frames', '2', '--size', '16', '--', '-x.mp4');
+    const dashed = await losa('frames', '--out', 'o2', '--num-frames', '2', '--image-size', '16', '--', '-x.mp4');
     expect(dashed.status).toBe(0);
-    const after = await losa('frames', '--', '-i.mp4', '--out', 'o3', '--num-frames', '2', '--size', '16', '--json');
+    const after = await losa('frames', '--', '-i.mp4', '--out', 'o3', '--num-frames', '2', '--image-size', '16', '--json');
     expect(after.stderr).toBe('');
     expect(JSON.parse(after.stdout).frameCount).toBe(30);
-    const dotted = await losa('frames', './-x.mp4', '--out', 'o4', '--num-frames', '2', '--size', '16');
+    const dotted = await losa('frames', './-x.mp4', '--out', 'o4', '--num-frames', '2', '--image-size', '16');
     expect(dotted.status).toBe(0);
     // without `--`, a leading dash is an option: a usage error, exit 2
     const bare = await losa('frames', '-x.mp4', '--out', 'o5');
@@ -149,7 +167,7 @@ describe('bad input: one line naming the file, exit status 1', () => {
     const bytes = await fs.readFile(whole);
     const cut = path.join(dir, 'cut short.mp4');
     await fs.writeFile(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-    const r = await losa('frames', cut, '--out', 'partial', '--num-frames', '4', '--size', '16', '--json');
+    const r = await losa('frames', cut, '--out', 'partial', '--num-frames', '4', '--image-size', '16', '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const json = JSON.parse(r.stdout) as { frameCount: number; views: { indices: number[] }[] };

@@ -29,7 +29,10 @@ function driver(onStop?: () => void, onForceStop?: () => void) {
   };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 20));
+/** Lets Ink handle a key and React draw the result: a few turns of the event loop, no clock involved. */
+const tick = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('Dashboard', () => {
   it('shows the header: backbone, parameters, device, backend, data, classes, random weights', () => {
@@ -108,6 +111,23 @@ describe('Dashboard', () => {
     expect(f).toContain('1 file skipped');
     // The live area is gone.
     expect(f).not.toContain('ETA');
+  });
+
+  it('notes "features from cache" while the steps of the epoch say so, whatever the guess at its start', () => {
+    const steps = (fromCache: boolean, from: number, to: number) =>
+      sampleSteps(1, 12, 2, from, to).map((e) => ({ ...e, fromCache }) as LosaEvent);
+    const guessedYes = driver();
+    guessedYes.feed([{ type: 'start', run: sampleRunInfo() }, { type: 'epoch-start', epoch: 1, epochs: 2, steps: 12, fromCache: true }]);
+    expect(guessedYes.frame()).toContain('features from cache');
+    guessedYes.feed(steps(true, 1, 2));
+    expect(guessedYes.frame()).toContain('features from cache');
+    guessedYes.feed(steps(false, 3, 3));
+    expect(guessedYes.frame()).not.toContain('features from cache');
+    const guessedNo = driver();
+    guessedNo.feed([{ type: 'start', run: sampleRunInfo() }, { type: 'epoch-start', epoch: 1, epochs: 2, steps: 12, fromCache: false }]);
+    expect(guessedNo.frame()).not.toContain('features from cache');
+    guessedNo.feed(steps(true, 1, 3));
+    expect(guessedNo.frame()).toContain('features from cache');
   });
 
   it('shows validation progress and warnings', () => {

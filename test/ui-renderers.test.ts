@@ -63,14 +63,19 @@ class FakeStdin extends EventEmitter {
 
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\u001B\[[0-9;?<>=]*[A-Za-z]/g, '').replace(/\u001B[78]/g, '');
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+/** Lets Ink handle a key and React draw the result: a few turns of the event loop, no clock involved. */
+const tick = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+/** How often waitFor looks again (it waits for Ink to load; nothing is timed). */
+const poll = () => new Promise((r) => setTimeout(r, 20));
 
 /** Polls until `cond` holds (Ink loads lazily, in well under a second on an idle machine). */
 async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await tick(20);
+    await poll();
   }
 }
 
@@ -194,7 +199,7 @@ describe('createRenderer tui', () => {
     stdin.write('q');
     await waitFor(() => stripAnsi(out.text).includes('stopping after checkpoint…'), 'the stopping notice');
     stdin.write('q');
-    await tick(100);
+    await tick();
     expect(onStop).toHaveBeenCalledTimes(1);
     for (const e of events.slice(half)) r.emit(e);
     await r.close();
@@ -221,19 +226,26 @@ describe('createRenderer tui', () => {
 
   it('draws a flood of steps at no more than 10 frames a second', async () => {
     const out = new Sink(true);
-    const r = createRenderer('tui', { stdout: out, stderr: new Sink(), stdin: new FakeStdin(false) as unknown as NodeJS.ReadStream }, {});
+    let now = 0; // the renderer's clock, moved by the test alone
+    const r = createRenderer('tui', { stdout: out, stderr: new Sink(), stdin: new FakeStdin(false) as unknown as NodeJS.ReadStream }, { clock: () => now });
     r.emit({ type: 'start', run: sampleRunInfo({ stepsPerEpoch: 300, epochs: 1 }) });
     await waitFor(() => out.text.includes('RANDOM WEIGHTS'), 'the header');
     const frames = () => (stripAnsi(out.text).match(/^run +[█░▏▎▍▌▋▊▉]/gm) ?? []).length;
-    const started = Date.now();
-    for (const e of sampleSteps(1, 300, 1)) {
-      r.emit(e);
-      await tick(2);
+    // A step every 2 ms for 0.6 s of the renderer's (and Ink's) timers: 300 steps, 6 frame intervals.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      for (const e of sampleSteps(1, 300, 1)) {
+        r.emit(e);
+        now += 2;
+        vi.advanceTimersByTime(2);
+      }
+      vi.runOnlyPendingTimers();
+    } finally {
+      vi.useRealTimers();
     }
-    const seconds = (Date.now() - started) / 1000;
     await r.close();
-    // One frame a step would be 300; allow the leading and closing frames and timer slack.
-    expect(frames()).toBeLessThanOrEqual(Math.ceil(seconds * 10) + 4);
+    // One frame a step would be 300; 0.6 s at 10 frames a second is 6, plus the first and the last.
+    expect(frames()).toBeLessThanOrEqual(8);
     expect(frames()).toBeGreaterThanOrEqual(2);
     expect(stripAnsi(out.text)).toContain('300/300 steps');
   });

@@ -9,26 +9,45 @@ import { loadClips } from '../src/video/clip.js';
 import { prefetch } from '../src/video/prefetch.js';
 import { writeVideo } from '../src/video/synth.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A promise resolved from outside (loads finish when the test says so, not after some time). */
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+/** Lets every callback already due run (p-queue starts loads in microtasks and ticks); no clock involved. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('prefetch', () => {
-  it('yields in input order with at most `concurrency` loads at once', async () => {
+  it('yields in input order with at most `concurrency` loads at once, whatever order they finish in', async () => {
+    const items = Array.from({ length: 12 }, (_, i) => i);
+    const gates = items.map(() => deferred<void>());
     let running = 0;
     let most = 0;
-    const items = Array.from({ length: 12 }, (_, i) => i);
-    const delays = [30, 5, 20, 1, 15, 2, 25, 3, 10, 4, 8, 6];
     const seen: number[] = [];
-    for await (const r of prefetch(items, async (x) => {
-      running++;
-      most = Math.max(most, running);
-      await sleep(delays[x]!);
-      running--;
-      return x * 10;
-    }, { concurrency: 3, prefetch: 6 })) {
-      expect(r.value).toBe(r.item * 10);
-      expect(r.index).toBe(r.item);
-      seen.push(r.item);
+    const consumer = (async () => {
+      for await (const r of prefetch(items, async (x) => {
+        running++;
+        most = Math.max(most, running);
+        await gates[x]!.promise;
+        running--;
+        return x * 10;
+      }, { concurrency: 3, prefetch: 6 })) {
+        expect(r.value).toBe(r.item * 10);
+        expect(r.index).toBe(r.item);
+        seen.push(r.item);
+      }
+    })();
+    // Finish the loads in a scrambled order, letting the queue move between releases.
+    for (const x of [2, 0, 1, 5, 3, 4, 8, 6, 7, 11, 9, 10]) {
+      await settle();
+      expect(running).toBeLessThanOrEqual(3);
+      gates[x]!.resolve();
     }
+    await consumer;
     expect(seen).toEqual(items);
     expect(most).toBe(3);
   });
@@ -38,21 +57,43 @@ describe('prefetch', () => {
       let started = 0;
       const stream = prefetch(Array.from({ length: 50 }, (_, i) => i), async (x) => {
         started++;
-        await sleep(1);
         return x;
       }, { concurrency: 2, prefetch: ahead });
       const first = await stream.next();
       expect(first.value).toMatchObject({ index: 0, value: 0 });
       // The consumer holds item 0 and stalls: loads may run up to item `ahead`, no further.
-      await sleep(150);
+      await settle();
       expect(started).toBe(1 + ahead);
       await stream.next();
-      await sleep(100);
+      await settle();
       expect(started).toBe(2 + ahead);
       await stream.return(undefined);
-      await sleep(50);
+      await settle();
       expect(started).toBe(2 + ahead);
     }
+  });
+
+  it('draws from an async iterable only as loads start, and closes it when the consumer stops', async () => {
+    let drawn = 0;
+    let closed = false;
+    async function* source(): AsyncGenerator<number> {
+      try {
+        for (let i = 0; i < 100; i++) {
+          drawn++;
+          yield i;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const stream = prefetch(source(), async (x) => x * 2, { concurrency: 2, prefetch: 3 });
+    expect((await stream.next()).value).toMatchObject({ index: 0, value: 0 });
+    await settle();
+    expect(drawn).toBe(4);
+    expect((await stream.next()).value).toMatchObject({ index: 1, value: 2 });
+    await stream.return(undefined);
+    expect(closed).toBe(true);
+    expect(drawn).toBe(5);
   });
 
   it('yields failures as errors and goes on', async () => {

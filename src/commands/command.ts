@@ -1,9 +1,8 @@
 // The shape of a `losa` command. Each command is one file in src/commands/, loaded lazily by
-// the CLI so that `losa frames` never pays for loading TensorFlow.js or onnxruntime.
-import type { ParseArgsConfig } from 'node:util';
+// the CLI so that `losa frames` never pays for loading TensorFlow.js or onnxruntime. Its option
+// table (options.ts) gives both the parser and the --help text.
 import type { Writable } from 'node:stream';
-
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+import type { OptionTable, OptionValues } from './options.js';
 
 export interface CommandIO {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -13,23 +12,32 @@ export interface CommandIO {
   /** Whether stdout is a terminal outside CI (the dashboard and progress bars draw only then). */
   isTTY: boolean;
   debug: boolean;
-  /** Where relative paths are resolved. */
+  /** Where relative paths are resolved (every path option and positional). */
   cwd: string;
 }
 
-export interface ParsedArgs {
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+export interface CommandArgs<T extends OptionTable> {
+  options: OptionValues<T>;
   positionals: string[];
+  /** The options given on the command line, as opposed to defaulted. */
+  given: ReadonlySet<keyof T & string>;
 }
 
-export interface Command {
+export interface Command<T extends OptionTable = OptionTable> {
   /** As typed: "frames", "data synth". */
   name: string;
-  /** One line for `losa --help`. */
-  summary: string;
-  /** The full help text printed by `losa <command> --help`. */
+  /** What follows `losa` in the usage line: "classify INPUT... --checkpoint RUN_DIR [options]". */
   usage: string;
-  options: OptionSpec;
+  /** What the command does, for its --help. */
+  description: string;
+  options: T;
+  /** Text after the options in --help. */
+  notes?: string;
   /** Returns the exit status: 0 on success, 1 when some inputs failed. Throw LosaError/UsageError otherwise. */
-  run(args: ParsedArgs, io: CommandIO): Promise<number>;
+  run(args: CommandArgs<T>, io: CommandIO): Promise<number>;
+}
+
+/** A command, typed by its option table. */
+export function defineCommand<T extends OptionTable>(command: Command<T>): Command<T> {
+  return command;
 }

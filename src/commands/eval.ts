@@ -1,91 +1,77 @@
-// `losa eval`: multi-view evaluation of a trained run on a labelled split.
+// `losa eval`: multi-view evaluation of a trained run on a labelled split: a thin command over
+// the model object (loadModel(run).predict), tallying top-1, top-5, per-class accuracy and the
+// confusion matrix.
 import path from 'node:path';
 import { openDataset } from '../data/index.js';
 import { LosaError, UsageError } from '../errors.js';
-import { FeatureCache, RUN_FILES, evaluateFeatures } from '../train/index.js';
+import { ClassificationTally, DEFAULT_BATCH_SIZE, RUN_FILES, loadModel, type Evaluation } from '../model/index.js';
+import { TRAIN_DEFAULTS } from '../train/options.js';
 import { createRenderer, pickRenderMode, writeConfusion } from '../ui/index.js';
-import { bool, int, requireStr, str } from './args.js';
-import { TRAINED_RUN_OPTIONS, openTrainedRun, testViews } from './run-options.js';
-import type { Command } from './command.js';
+import { RUN_OPTIONS, VIEW_OPTIONS, WORKERS_OPTION } from './common.js';
+import { defineCommand } from './command.js';
+import { file, flag, int, text } from './options.js';
 import { reportInputError } from './report.js';
 
-const usage = `Usage: losa eval --data SRC --checkpoint RUN_DIR [options]
-
-Top-1, top-5, per-class accuracy and the confusion matrix of a trained run. Each video is
-sampled as V temporal clips × C spatial crops (V×C views); the prediction is the mean softmax
-over the views. Writes confusion.svg into the run directory (or --plot FILE).
-
-  --data SRC            folder, Kinetics CSV or list file
-  --checkpoint RUN_DIR  a directory written by \`losa train\`
-  --split NAME          split to evaluate (default val)
-  --views V             temporal clips per video (default 1)
-  --crops 1|3           spatial crops per clip: centre, or start/centre/end (default 1)
-  --weights FILE        the backbone weights, if they moved since training
-  --device cpu|cuda     (default cpu)      --chunk C   frames per backbone call
-  --batch-size N        clips per side-network call (default 8)
-  --cache DIR           feature cache (shared with \`losa train --cache\`)
-  --workers N           concurrent decoders (default 2)
-  --last                use the last checkpoint instead of the best
-  --plot FILE           where to write the confusion matrix (default RUN_DIR/confusion.svg)
-  --json                one JSON object: top1, top5, perClass, confusion, …
-`;
-
-export const command: Command = {
+export const command = defineCommand({
   name: 'eval',
-  summary: 'evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix',
-  usage,
+  usage: 'losa eval --data SRC --checkpoint RUN_DIR [options]',
+  description: `Top-1, top-5, per-class accuracy and the confusion matrix of a trained run. Each video is
+sampled as V temporal clips × C spatial crops (V×C views); the prediction is the mean softmax
+over the views. Writes confusion.svg into the run directory (or --plot FILE).`,
   options: {
-    ...TRAINED_RUN_OPTIONS, data: { type: 'string' }, split: { type: 'string' }, 'batch-size': { type: 'string' },
-    cache: { type: 'string' }, plot: { type: 'string' },
+    data: file({ value: 'SRC', help: 'folder, Kinetics CSV or list file', required: true }),
+    split: text({ value: 'NAME', help: 'split to evaluate', default: TRAIN_DEFAULTS.valSplit }),
+    ...RUN_OPTIONS,
+    ...VIEW_OPTIONS,
+    batchSize: int({ value: 'N', min: 1, help: 'videos per batch (one side-network call each)', default: DEFAULT_BATCH_SIZE }),
+    cache: file({ value: 'DIR', help: 'feature cache (shared with `losa train --cache`)' }),
+    ...WORKERS_OPTION,
+    plot: file({ value: 'FILE', help: 'where to write the confusion matrix', defaultText: 'RUN_DIR/confusion.svg' }),
+    json: flag({ help: 'one JSON object: top1, top5, perClass, confusion, …' }),
   },
-  async run({ values, positionals }, io) {
+  async run({ options: o, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see \`losa eval --help\`)`);
-    const data = requireStr(values, 'data');
-    const split = str(values, 'split') ?? 'val';
-    const { views, crops, workers } = testViews(values);
-    const batchSize = int(values, 'batch-size', 8, 1);
-    const json = bool(values, 'json');
-    const run = await openTrainedRun(values);
+    const model = await loadModel(o.checkpoint, {
+      checkpoint: o.last ? 'last' : 'best', device: o.device, chunk: o.chunk, weights: o.weights, tfBackend: o.tfBackend,
+      batchSize: o.batchSize, workers: o.workers, cache: o.cache,
+    });
     const mode = pickRenderMode({ isTTY: io.isTTY, quietWhenPlain: true });
     const renderer = createRenderer(mode, io, { kind: 'progress' });
     try {
-      const { manifest, backbone } = run;
-      const dataset = await openDataset(data, { split, classes: manifest.classes });
-      if (dataset.items.length === 0) throw new LosaError(`${data}: no videos in split "${split}"`);
+      const dataset = await openDataset(o.data, { split: o.split, classes: model.classes });
+      if (dataset.items.length === 0) throw new LosaError(`${o.data}: no videos in split "${o.split}"`);
       const skipped: { path: string; reason: string }[] = [];
-      const cache = values.cache ? new FeatureCache(path.resolve(String(values.cache)), backbone.digest) : undefined;
+      const tally = new ClassificationTally(model.classes);
       const started = Date.now();
-      const result = await evaluateFeatures(run.net, dataset.items, manifest.classes, {
-        backbone, numFrames: manifest.sampling.numFrames, batchSize, concurrency: workers, cache,
-        clip: { numFrames: manifest.sampling.numFrames, size: manifest.sampling.size, mode: 'test', stride: manifest.sampling.stride, views, crops },
-        seed: `${(manifest.training as { seed?: number }).seed ?? 0}/val`,
-        onSkip: (item, reason) => {
-          skipped.push({ path: item.path, reason });
-          reportInputError(renderer, mode, io, reason.includes(item.path) ? reason : `${item.path}: ${reason}`, 'skipped');
-        },
-        onProgress: (done, total) => renderer.emit({ type: 'progress', label: `eval ${split}`, done, total }),
-      });
+      for await (const r of model.predict(dataset.items, {
+        views: o.views, crops: o.crops,
+        onProgress: (done, total) => renderer.emit({ type: 'progress', label: `eval ${o.split}`, done, total: total ?? dataset.items.length }),
+      })) {
+        if (r.error === undefined) tally.add(r.input.label, r.probabilities);
+        else {
+          skipped.push({ path: r.input.path, reason: r.error });
+          reportInputError(renderer, mode, io, r.error.includes(r.input.path) ? r.error : `${r.input.path}: ${r.error}`, 'skipped');
+        }
+      }
       await renderer.close();
-      const plot = path.resolve(str(values, 'plot') ?? path.join(run.runDir, RUN_FILES.confusion));
-      await writeConfusion(plot, manifest.classes, result.confusion);
+      const result: Evaluation = tally.summary();
+      const plot = o.plot ?? path.join(model.runDir, RUN_FILES.confusion);
+      await writeConfusion(plot, model.classes, result.confusion);
       const report = {
-        split, videos: dataset.items.length, evaluated: result.count, skipped, views, crops, viewsPerVideo: views * crops,
-        loss: result.loss, top1: result.top1, top5: result.top5, perClass: result.perClass, classes: manifest.classes,
-        confusion: result.confusion, checkpoint: run.weightsFile, randomWeights: backbone.randomWeights,
+        split: o.split, videos: dataset.items.length, evaluated: result.count, skipped, views: o.views, crops: o.crops, viewsPerVideo: o.views * o.crops,
+        loss: result.loss, top1: result.top1, top5: result.top5, perClass: result.perClass, classes: model.classes,
+        confusion: result.confusion, checkpoint: model.weightsFile, randomWeights: model.backbone.randomWeights,
         seconds: (Date.now() - started) / 1000, plot, listingProblems: dataset.problems,
       };
-      if (json) {
-        io.stdout.write(JSON.stringify(report) + '\n');
-      } else {
-        io.stdout.write(formatReport(report));
-      }
+      // Text names the checkpoint as a user would type it: relative to the working folder.
+      io.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatReport({ ...report, checkpoint: path.relative(io.cwd, model.weightsFile) }));
       return 0;
     } finally {
       await renderer.close();
-      await run.dispose();
+      await model.dispose();
     }
   },
-};
+});
 
 function pct(x: number | null): string {
   return x === null ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`;

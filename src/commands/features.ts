@@ -1,56 +1,158 @@
-// `losa features INPUT... --backbone B --out FILE`: run the frozen backbone over videos or
-// images and write the DESIGN.md features file: safetensors with `features` [T, L, P, D]
-// float32 and metadata (backbone, digest, pool, layers, frame indices). Several inputs give one
-// file each in the folder --out; a failing input gets its one-line error and the rest go on.
+// `losa features INPUT... --backbone B --out FILE` (or `--checkpoint RUN`): run the frozen
+// backbone over videos or images and write the DESIGN.md features file: safetensors with
+// `features` [T, L, P, D] float32 and metadata (backbone, digest, pool, layers, frame indices).
+// With --checkpoint, the clip and the backbone are exactly the run's test-time view, so the file
+// holds what `losa classify` feeds that run's side network. Several inputs give one file each in
+// the folder --out; a failing input gets its one-line error and the rest go on.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Command, CommandIO } from './command.js';
-import { choice, int, requireStr, str } from './args.js';
-import { UsageError, errorMessage, expected } from '../errors.js';
-import { formatBytes, parseBytes } from '../fsutil.js';
-import { createRng } from '../random.js';
-import { writeSafetensors } from '../safetensors.js';
-import { isImagePath, loadClips } from '../video/index.js';
-import { createRenderer, pickRenderMode } from '../ui/index.js';
-import { reportInputError } from './report.js';
 import {
-  BACKBONE_PRESETS, BackboneCrash, canonicalConfigJson, loadBackbone, resolveBackbone, DEFAULT_LAYERS, DEFAULT_POOL, type Backbone,
+  BACKBONE_PRESETS, BackboneCrash, canonicalConfigJson, loadBackbone, resolveBackbone, type Backbone,
 } from '../backbone/index.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { featureBatches, isSkipped, type FeatureBatch, type PipelineItem, type ViewPlan } from '../features/index.js';
+import { formatBytes } from '../fsutil.js';
+import { isImagePath } from '../media.js';
+// From their modules, not model/index.js: features needs no TensorFlow.js.
+import { readRunManifest } from '../model/run.js';
+import { loadRunBackbone, runTestPlan, testPlan } from '../model/view.js';
+import { writeSafetensors } from '../safetensors.js';
+import { createRenderer, pickRenderMode } from '../ui/index.js';
+import { DEFAULT_NUM_FRAMES } from '../video/index.js';
+import { BACKBONE_OPTIONS, DEVICE_OPTIONS, RUN_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption } from './common.js';
+import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
+import { bytes, file, flagName, text, type OptionTable } from './options.js';
+import { reportInputError } from './report.js';
 
-const USAGE = `Usage: losa features INPUT... --backbone NAME|FILE|FOLDER --out PATH [options]
+const options = {
+  backbone: backboneOption({ help: `a preset (${BACKBONE_PRESETS.join(', ')}), a config JSON file, or a model folder from the Hugging Face hub (transformers, timm or open_clip layout), whose config, preprocessing and weights are used` }),
+  checkpoint: file({ value: 'RUN_DIR', help: `${RUN_OPTIONS.checkpoint.help}: its backbone and test-time clips (frames, size, stride, pooling, layers)` }),
+  // Text, not a file option: a trailing "/" asks for a folder, and resolving would drop it.
+  out: text({ value: 'PATH', help: 'the features file; with several inputs (or ending in /), a folder of one file per input', required: true }),
+  ...BACKBONE_OPTIONS,
+  backboneSeed: { ...BACKBONE_OPTIONS.backboneSeed, deprecated: ['seed'] },
+  numFrames: { ...SAMPLING_OPTIONS.numFrames, defaultText: `${DEFAULT_NUM_FRAMES}; an image is one frame unless given, then T repeats`, read: optionalFrames },
+  stride: SAMPLING_OPTIONS.stride,
+  ...DEVICE_OPTIONS,
+  memory: bytes({ value: 'SIZE', help: 'memory budget for the backbone, e.g. 4GiB (sets the chunk)' }),
+  ...WORKERS_OPTION,
+} satisfies OptionTable;
 
-Run the frozen backbone over videos or images and write per-layer pooled features:
+/** --num-frames: absent means "by input" (8 for a video, 1 for an image). */
+function optionalFrames(raw: string | boolean | undefined, ctx: { flag: string; cwd: string }): number | undefined {
+  return raw === undefined ? undefined : SAMPLING_OPTIONS.numFrames.read(raw, ctx);
+}
+
+/** What --checkpoint fixes; giving one of these with it is a usage error. */
+const FROM_RUN = ['backbone', 'imageSize', 'pool', 'layers', 'backboneSeed', 'numFrames', 'stride'] as const;
+
+export const command = defineCommand({
+  name: 'features',
+  usage: 'losa features INPUT... (--backbone NAME|FILE|FOLDER | --checkpoint RUN_DIR) --out PATH [options]',
+  description: `Run the frozen backbone over videos or images and write per-layer pooled features:
 a safetensors file with tensor \`features\` [T, L, P, D] float32 (T frames, L tapped layers,
 P pooled tokens, D width; layers in block order, each block's output before the final norm;
 tokens: class token, registers, then patches row-major) and metadata (backbone, weights digest,
-pool, layers, frame indices).
+pool, layers, frame indices and timestamps).`,
+  options,
+  notes: `Frames take the test-time transform: the short side scaled to the model's size, a centre
+crop, then (x/255 - mean) / std with the config's mean and std. With --checkpoint, exactly as
+the run's validation, eval and classify sample them. Without --weights the weights are seeded
+random, and the output says so. Exit status 1 when any input failed (the others are written).`,
+  async run(args, io) {
+    const { options: o } = args;
+    const inputs = args.positionals.map((p) => path.resolve(io.cwd, p));
+    if (inputs.length === 0) throw new UsageError('`losa features` needs at least one INPUT (video or image); see `losa features --help`');
+    const { backbone, plan, run, note } = await openBackbone(args);
+    if (note) io.stdout.write(`${note}\n`);
+    banner(backbone, io);
+    const outputs = await outputPaths(inputs, o.out, io.cwd);
+    const many = inputs.length > 1;
+    // Over many inputs: a progress bar on a terminal (and no line per file), quiet otherwise.
+    const mode = many ? pickRenderMode({ isTTY: io.isTTY, quietWhenPlain: true }) : 'quiet';
+    const renderer = createRenderer(mode, io, { kind: 'progress' });
+    const items = inputs.map((input, index) => ({ path: input, label: -1, index }));
+    let done = 0;
+    let failed = 0;
+    try {
+      for await (const result of featureBatches(items, { backbone, batchSize: 1, concurrency: o.workers, plan })) {
+        const item = isSkipped(result) ? result.skipped : result.items[0]!;
+        try {
+          if (isSkipped(result)) throw new Error(result.reason);
+          const line = await writeFeatures(outputs[item.index]!, result, backbone, { input: item.path, run, seed: o.backboneSeed, plan: plan(item) });
+          if (!many) io.stdout.write(`${path.relative(io.cwd, outputs[item.index]!) || outputs[item.index]}  ${line}\n`);
+        } catch (error) {
+          if (error instanceof BackboneCrash) throw error; // no input after it can be computed
+          failed++;
+          const message = errorMessage(error);
+          reportInputError(renderer, mode, io, message.includes(item.path) ? message : `${item.path}: ${message}`);
+        }
+        renderer.emit({ type: 'progress', label: 'features', done: ++done, total: inputs.length });
+      }
+    } finally {
+      await renderer.close();
+      await backbone.dispose();
+    }
+    if (many) io.stdout.write(`${inputs.length - failed} of ${inputs.length} inputs written${failed ? `, ${failed} failed` : ''}\n`);
+    return failed > 0 ? 1 : 0;
+  },
+});
 
-Options:
-  --backbone NAME|FILE|FOLDER
-                        a preset (${BACKBONE_PRESETS.join(', ')}), a config JSON file,
-                        or a model folder from the Hugging Face hub (transformers, timm or
-                        open_clip layout), whose config, preprocessing and weights are used
-  --weights FILE        safetensors weights (timm, Hugging Face or open_clip names; F32, F16,
-                        BF16; or a shard index); default: the folder's, else seeded random
-  --seed N              seed of the random weights (default 0)
-  --out PATH            the features file; with several inputs, a folder (one file per input)
-  --num-frames T        frames sampled per video, evenly across it (default 8); an image is one
-                        frame unless --num-frames is given, then it is repeated T times
-  --pool P              none | cls | mean | grid:G (default ${DEFAULT_POOL}: the class token plus a
-                        G×G average-pooled patch grid)
-  --layers L            all | every:K | 3,6,9 (blocks counted from 1; default ${DEFAULT_LAYERS})
-  --chunk C             frames per backbone run (default: from --memory)
-  --memory SIZE         memory budget for the backbone, e.g. 4GiB (sets the chunk)
-  --device cpu|cuda     execution provider (default cpu, all cores)
+/** The backbone and the test plan: the run's (--checkpoint), or from the flags. */
+async function openBackbone({ options: o, given }: CommandArgs<typeof options>): Promise<{ backbone: Backbone; plan: (item: PipelineItem) => ViewPlan; run?: string; note?: string }> {
+  const device = { device: o.device, chunk: o.chunk, memoryBudget: o.memory };
+  if (o.checkpoint !== undefined) {
+    const clash = FROM_RUN.find((k) => given.has(k));
+    if (clash) throw new UsageError(`--${flagName(clash)} comes from the run with --checkpoint; leave it out`);
+    const manifest = await readRunManifest(o.checkpoint);
+    const backbone = await loadRunBackbone(manifest, o.checkpoint, { ...device, weights: o.weights });
+    const plan = runTestPlan(manifest);
+    return { backbone, plan: () => plan, run: o.checkpoint };
+  }
+  if (o.backbone === undefined) throw new UsageError('Expected `--backbone` to be given (or `--checkpoint RUN_DIR`), got nothing');
+  // A preset, a config file, or a model folder (its config, preprocessing and weights together).
+  const resolved = await resolveBackbone(o.backbone);
+  const config = o.imageSize ? { ...resolved.config, imageSize: o.imageSize } : resolved.config;
+  const weights = o.weights ?? resolved.weights;
+  const backbone = await loadBackbone({ config, weights, pool: o.pool, layers: o.layers, seed: o.backboneSeed, ...device });
+  const sampling = (file: string) => ({ numFrames: o.numFrames ?? (isImagePath(file) ? 1 : DEFAULT_NUM_FRAMES), size: config.imageSize, stride: o.stride });
+  return { backbone, plan: (item) => testPlan(sampling(item.path), {}, 'features'), ...(resolved.folder ? { note: `backbone folder ${resolved.folder.note}` } : {}) };
+}
 
-Frames take the test-time transform: the short side scaled to the model's size, a centre
-crop, then (x/255 - mean) / std with the config's mean and std.
-Exit status 1 when any input failed (the others are still written).
-`;
+/** Writes one input's features file; returns the line that reports it. */
+async function writeFeatures(
+  file: string, batch: FeatureBatch<PipelineItem>, backbone: Backbone, meta: { input: string; run?: string; seed: number; plan: ViewPlan },
+): Promise<string> {
+  const source = batch.sources[0]!;
+  const shape = [batch.numFrames, backbone.layers.length, backbone.tokens, backbone.width];
+  await writeSafetensors(file, [{ name: 'features', shape, data: batch.features }], {
+    format: 'losa-features',
+    version: '1',
+    source: meta.input,
+    backbone: backbone.name,
+    backbone_config: canonicalConfigJson(backbone.config),
+    digest: backbone.digest,
+    weights: backbone.weightsFile ?? `random:${meta.seed}`,
+    random_weights: String(backbone.randomWeights),
+    pool: backbone.pool,
+    layers: backbone.layersSpec,
+    blocks: JSON.stringify(backbone.layers),
+    image_size: String(backbone.config.imageSize),
+    stride: String(meta.plan.clip.stride),
+    indices: JSON.stringify(source.indices[0]),
+    timestamps: JSON.stringify(source.timestamps[0]!.map((t) => Number(t.toFixed(6)))),
+    fps: String(source.fps),
+    image: String(source.image),
+    ...(meta.run ? { run: meta.run } : {}),
+  });
+  const seconds = batch.backboneMs / 1000;
+  return `[${shape.join(', ')}]  ${formatBytes(batch.features.byteLength)}  ${(batch.numFrames / Math.max(seconds, 1e-6)).toFixed(1)} frames/s`;
+}
 
 /** Output file of each input: --out itself for one input, else <out>/<name>.safetensors (deduplicated). */
-async function outputPaths(inputs: string[], out: string): Promise<string[]> {
-  const isDir = inputs.length > 1 || out.endsWith('/') || out.endsWith(path.sep) ||
+async function outputPaths(inputs: string[], typed: string, cwd: string): Promise<string[]> {
+  const out = path.resolve(cwd, typed);
+  const isDir = inputs.length > 1 || typed.endsWith('/') || typed.endsWith(path.sep) ||
     (await fs.stat(out).then((s) => s.isDirectory(), () => false));
   if (!isDir) return [out];
   const used = new Map<string, number>();
@@ -62,35 +164,6 @@ async function outputPaths(inputs: string[], out: string): Promise<string[]> {
   });
 }
 
-interface Decoded {
-  frames: Uint8Array; // [T, S, S, 3] rgb24, cropped to the model's size
-  numFrames: number;
-  indices: number[];
-  timestamps: number[];
-  fps: number;
-  image: boolean;
-}
-
-async function decode(input: string, backbone: Backbone, numFrames: number | undefined): Promise<Decoded> {
-  const { config } = backbone;
-  const T = numFrames ?? (isImagePath(input) ? 1 : 8);
-  const { info, clips } = await loadClips(input, { numFrames: T, size: config.imageSize, mode: 'test', interpolation: config.interpolation }, createRng(0));
-  const clip = clips[0]!;
-  return {
-    frames: clip.frames,
-    numFrames: T,
-    indices: clip.indices,
-    timestamps: clip.timestamps,
-    fps: info.fps,
-    image: info.image === true,
-  };
-}
-
-function oneLineFor(input: string, error: unknown): string {
-  const message = errorMessage(error);
-  return message.includes(input) ? message : `${input}: ${message}`;
-}
-
 function banner(bb: Backbone, io: CommandIO): void {
   const weights = bb.randomWeights ? 'random weights' : `weights ${bb.weightsFile}`;
   io.stdout.write(
@@ -99,103 +172,3 @@ function banner(bb: Backbone, io: CommandIO): void {
     `loaded in ${bb.loadSeconds.toFixed(1)}s\n`,
   );
 }
-
-export const command: Command = {
-  name: 'features',
-  summary: 'run the frozen backbone and write per-layer pooled features',
-  usage: USAGE,
-  options: {
-    backbone: { type: 'string' },
-    weights: { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    'num-frames': { type: 'string' },
-    pool: { type: 'string' },
-    layers: { type: 'string' },
-    chunk: { type: 'string' },
-    memory: { type: 'string' },
-    device: { type: 'string' },
-  },
-  async run(args, io) {
-    const { values } = args;
-    const inputs = args.positionals.map((p) => path.resolve(io.cwd, p));
-    if (inputs.length === 0) throw new UsageError('`losa features` needs at least one INPUT (video or image); see `losa features --help`');
-    const backboneArg = requireStr(values, 'backbone');
-    const out = path.resolve(io.cwd, requireStr(values, 'out'));
-    const numFrames = str(values, 'num-frames') === undefined ? undefined : int(values, 'num-frames', 8, 1, 4096);
-    const chunk = str(values, 'chunk') === undefined ? undefined : int(values, 'chunk', 1, 1, 65536);
-    const memoryText = str(values, 'memory');
-    const memoryBudget = memoryText === undefined ? undefined : parseBytes(memoryText);
-    if (memoryBudget !== undefined && !(memoryBudget > 0)) throw expected('--memory', 'a size such as 4GiB or 512MB', memoryText);
-    const device = choice(values, 'device', ['cpu', 'cuda'] as const, 'cpu');
-    const seed = int(values, 'seed', 0);
-    const weightsArg = str(values, 'weights');
-    const resolved = await resolveBackbone(BACKBONE_PRESETS.includes(backboneArg as never) ? backboneArg : path.resolve(io.cwd, backboneArg));
-    const weights = weightsArg ? path.resolve(io.cwd, weightsArg) : resolved.weights;
-    const outputs = await outputPaths(inputs, out);
-    if (resolved.folder) io.stdout.write(`backbone folder ${resolved.folder.note}\n`);
-
-    const backbone = await loadBackbone({
-      config: resolved.config,
-      ...(weights ? { weights } : {}),
-      pool: str(values, 'pool') ?? DEFAULT_POOL,
-      layers: str(values, 'layers') ?? DEFAULT_LAYERS,
-      device,
-      ...(chunk !== undefined ? { chunk } : {}),
-      ...(memoryBudget !== undefined ? { memoryBudget } : {}),
-      seed,
-    });
-    banner(backbone, io);
-    let failed = 0;
-    // Over many inputs: a progress bar on a terminal (and no line per file), quiet otherwise.
-    const many = inputs.length > 1;
-    const mode = many ? pickRenderMode({ isTTY: io.isTTY, quietWhenPlain: true }) : 'quiet';
-    const renderer = createRenderer(mode, io, { kind: 'progress' });
-    try {
-      // Decode the next input while the backbone runs on this one.
-      const start = (i: number) => decode(inputs[i]!, backbone, numFrames).then((d) => ({ ok: true as const, d }), (e: unknown) => ({ ok: false as const, e }));
-      let next = start(0);
-      for (let i = 0; i < inputs.length; i++) {
-        const input = inputs[i]!;
-        const decoded = await next;
-        if (i + 1 < inputs.length) next = start(i + 1);
-        try {
-          if (!decoded.ok) throw decoded.e;
-          const d = decoded.d;
-          const t0 = performance.now();
-          const features = await backbone.forward(d.frames, d.numFrames); // [T, L, P, D]
-          const shape = [d.numFrames, backbone.layers.length, backbone.tokens, backbone.width];
-          await writeSafetensors(outputs[i]!, [{ name: 'features', shape, data: features }], {
-            format: 'losa-features',
-            version: '1',
-            source: input,
-            backbone: backbone.name,
-            backbone_config: canonicalConfigJson(backbone.config),
-            digest: backbone.digest,
-            weights: backbone.weightsFile ?? `random:${seed}`,
-            random_weights: String(backbone.randomWeights),
-            pool: backbone.pool,
-            layers: backbone.layersSpec,
-            blocks: JSON.stringify(backbone.layers),
-            indices: JSON.stringify(d.indices),
-            timestamps: JSON.stringify(d.timestamps.map((t) => Number(t.toFixed(6)))),
-            fps: String(d.fps),
-            image: String(d.image),
-          });
-          const seconds = (performance.now() - t0) / 1000;
-          if (!many) io.stdout.write(`${path.relative(io.cwd, outputs[i]!) || outputs[i]}  [${shape.join(', ')}]  ${formatBytes(features.byteLength)}  ${(d.numFrames / seconds).toFixed(1)} frames/s\n`);
-        } catch (error) {
-          if (error instanceof BackboneCrash) throw error; // no input after it can be computed
-          failed++;
-          reportInputError(renderer, mode, io, oneLineFor(input, error));
-        }
-        renderer.emit({ type: 'progress', label: 'features', done: i + 1, total: inputs.length });
-      }
-    } finally {
-      await renderer.close();
-      await backbone.dispose();
-    }
-    if (inputs.length > 1) io.stdout.write(`${inputs.length - failed} of ${inputs.length} inputs written${failed ? `, ${failed} failed` : ''}\n`);
-    return failed > 0 ? 1 : 0;
-  },
-};

@@ -1,30 +1,36 @@
 // `losa frames VIDEO --out DIR`: write the sampled frames as PNG files exactly as the model
 // sees them (after scale and crop, before normalisation) and print which frames were chosen.
+// Test mode samples as validation, eval and classify do; train mode as `losa train` does, with
+// the same defaults and the same random draws (--seed, --view), so its crops are training's.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PNG } from 'pngjs';
-import type { Command, ParsedArgs } from './command.js';
-import { bool, choice, int, requireStr, str } from './args.js';
-import { errorMessage, expected, LosaError, UsageError } from '../errors.js';
+import { expected, errorMessage, LosaError, UsageError } from '../errors.js';
+import type { ViewPlan } from '../features/pipeline.js';
 import { writeFileAtomic } from '../fsutil.js';
+import { testPlan } from '../model/view.js';
 import { createRng } from '../random.js';
-import { loadClips, type ClipOptions } from '../video/clip.js';
-import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, type Stride } from '../video/sampling.js';
+import { TRAIN_DEFAULTS } from '../train/options.js';
+import { trainingPlan } from '../train/views.js';
+import { loadClips } from '../video/clip.js';
+import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, DEFAULT_IMAGE_SIZE } from '../video/sampling.js';
+import { IMAGE_SIZE_HELP, SAMPLING_OPTIONS, TRAINING_VIEW_OPTIONS, VIEW_OPTIONS } from './common.js';
+import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
+import { choice, file, flag, int, parseOptions, type OptionTable } from './options.js';
 
-const options: Command['options'] = {
-  'num-frames': { type: 'string' },
-  size: { type: 'string' },
-  mode: { type: 'string' },
-  sampling: { type: 'string' },
-  stride: { type: 'string' },
-  views: { type: 'string' },
-  crops: { type: 'string' },
-  seed: { type: 'string' },
-  flip: { type: 'boolean' },
-  out: { type: 'string', short: 'o' },
-  json: { type: 'boolean' },
-};
+const options = {
+  // Required, but checked after the arguments behind `--` are read (see videoAndOptions).
+  out: file({ value: 'DIR', short: 'o', help: 'folder for the PNG files (created; required)' }),
+  mode: choice({ values: ['test', 'train'] as const, help: 'sample as testing (eval, classify) or as training does', default: 'test' }),
+  numFrames: SAMPLING_OPTIONS.numFrames,
+  imageSize: int({ value: 'S', min: 8, max: 4096, help: IMAGE_SIZE_HELP, default: DEFAULT_IMAGE_SIZE, deprecated: ['size'] }),
+  stride: SAMPLING_OPTIONS.stride,
+  ...VIEW_OPTIONS,
+  ...TRAINING_VIEW_OPTIONS,
+  seed: int({ value: 'N', help: 'training: the run seed of `losa train --seed`', default: TRAIN_DEFAULTS.seed }),
+  view: int({ value: 'K', help: 'training: the view; epoch E of `losa train` uses view (E-1) mod --cache-views with the feature cache, E-1 without', default: 0 }),
+  json: flag({ help: 'print {"frameCount","fps","views":[{"indices","files",…}]} instead of text' }),
+} satisfies OptionTable;
 
 /** rgb24 [S, S, 3] → PNG bytes. */
 export function encodePng(rgb: Uint8Array, width: number, height: number): Buffer {
@@ -34,79 +40,50 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
 }
 
 /**
- * The video and the option values. Arguments after `--` arrive as positionals (so that
+ * The video and the options. Arguments after `--` arrive as positionals (so that
  * `losa frames -- -clip.mp4 --out d` works): the first is the video, the rest are parsed again
  * as options.
  */
-function videoAndValues(args: ParsedArgs): { video: string; values: ParsedArgs['values'] } {
+function videoAndOptions(args: CommandArgs<typeof options>, io: CommandIO): { video: string; o: FramesOptions } {
   const [video, ...rest] = args.positionals;
   if (video === undefined || video === '') throw expected('VIDEO', 'a video or image file', undefined);
-  let values = args.values;
+  const o = { ...args.options };
   if (rest.length > 0) {
-    let again;
-    try {
-      again = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw new UsageError(`${errorMessage(error)} (see \`losa frames --help\`)`);
-    }
+    const again = parseOptions(options, rest, { command: 'frames', cwd: io.cwd, note: (line) => io.stderr.write(line + '\n') });
     if (again.positionals.length > 0) throw expected('VIDEO', 'one file', [video, ...again.positionals].join(' '));
-    values = { ...values, ...(again.values as ParsedArgs['values']) };
+    for (const key of again.given) (o as Record<string, unknown>)[key] = again.options[key];
   }
-  return { video, values };
+  if (o.out === undefined) throw expected('--out', 'given', undefined);
+  return { video, o: { ...o, out: o.out } };
 }
 
-function strideOf(values: ParsedArgs['values']): Stride {
-  const text = str(values, 'stride');
-  if (text === undefined || text === 'auto') return 'auto';
-  return int(values, 'stride', 1, 1);
+type FramesOptions = CommandArgs<typeof options>['options'] & { out: string };
+
+/** How the clip is sampled: training's view of the file, or the test views. */
+function planOf(o: FramesOptions, file: string): ViewPlan {
+  const sampling = { numFrames: o.numFrames, size: o.imageSize, stride: o.stride };
+  if (o.mode === 'test') return testPlan(sampling, { views: o.views, crops: o.crops }, String(o.seed));
+  return trainingPlan({ ...sampling, sampling: o.sampling, flip: o.flip, scale: o.cropScale, ratio: DEFAULT_CROP_RATIO, seed: o.seed }, file, o.view);
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'frames',
-  summary: 'sample frames from a video exactly as the model sees them, as PNG files',
-  usage: `Usage: losa frames VIDEO --out DIR [options]
-
-Samples a clip the way training (--mode train) or testing (--mode test) does, writes each frame
+  usage: 'losa frames VIDEO --out DIR [options]',
+  description: `Samples a clip the way training (--mode train) or testing (--mode test) does, writes each frame
 as a PNG exactly as the model sees it (after scaling and cropping, before normalisation), and
 prints the frame indices and timestamps chosen for every view. A file name starting with "-"
-goes after "--" (losa frames -- -clip.mp4 --out frames) or as ./-clip.mp4.
-
-Options:
-  --out DIR, -o DIR   folder for the PNG files (created)
-  --num-frames N      frames per clip (default 8)
-  --size S            side of the square frames (default 224)
-  --mode M            test (default) or train
-  --views V           test: temporal views spread over the video (default 1)
-  --crops C           test: spatial crops per view, 1 (centre) or 3 (start, centre, end) (default 1)
-  --stride K          frames between samples of a window, or auto (default auto: one view spans
-                      the whole video, one frame from each of N equal segments)
-  --sampling S        train: segment (default; one random frame per segment) or window
-  --flip              train: flip horizontally with probability 1/2
-  --seed N            seed of the random choices in train mode (default 0)
-  --json              print {"frameCount","fps","views":[{"indices","files",…}]} instead of text
-
-Train mode crops a random area of ${DEFAULT_CROP_SCALE.join('–')} of the frame with aspect ratio ${DEFAULT_CROP_RATIO.map((r) => r.toFixed(2)).join('–')}.
-`,
+goes after "--" (losa frames -- -clip.mp4 --out frames) or as ./-clip.mp4.`,
   options,
+  notes: `Train mode crops a random area of ${DEFAULT_CROP_SCALE.join('–')} of the frame (--crop-scale) with aspect ratio
+${DEFAULT_CROP_RATIO.map((r) => r.toFixed(2)).join('–')}, as \`losa train\` does; with the same --seed, --view and settings it draws the
+same frames and crop as training does for that file (named as the data set names it).`,
   async run(args, io) {
-    const { video, values } = videoAndValues(args);
-    const out = path.resolve(io.cwd, requireStr(values, 'out'));
-    const mode = choice(values, 'mode', ['test', 'train'] as const, 'test');
-    const crops = int(values, 'crops', 1, 1, 3);
-    if (crops !== 1 && crops !== 3) throw expected('--crops', '1 or 3', String(crops));
-    const clipOptions: ClipOptions = {
-      numFrames: int(values, 'num-frames', 8, 1, 1024),
-      size: int(values, 'size', 224, 8, 4096),
-      mode,
-      sampling: choice(values, 'sampling', ['segment', 'window'] as const, 'segment'),
-      stride: strideOf(values),
-      views: int(values, 'views', 1, 1, 1000),
-      crops: crops as 1 | 3,
-      flip: bool(values, 'flip'),
-    };
-    const seed = int(values, 'seed', 0, 0);
+    const { video, o } = videoAndOptions(args, io);
+    const { out, mode, crops } = o;
     const file = path.resolve(io.cwd, video);
-    const { info, clips } = await loadClips(file, clipOptions, createRng(seed));
+    const plan = planOf(o, file);
+    const clipOptions = plan.clip;
+    const { info, clips } = await loadClips(file, clipOptions, createRng(plan.seed));
 
     try {
       await fs.mkdir(out, { recursive: true });
@@ -130,7 +107,7 @@ Train mode crops a random area of ${DEFAULT_CROP_SCALE.join('–')} of the frame
         ...(clip.partial ? { partial: true } : {}),
       });
     }
-    if (bool(values, 'json')) {
+    if (o.json) {
       io.stdout.write(JSON.stringify({
         frameCount: info.frameCount, fps: info.fps, views,
         video: video, duration: info.duration, width: info.width, height: info.height, rotation: info.rotation,
@@ -153,4 +130,4 @@ Train mode crops a random area of ${DEFAULT_CROP_SCALE.join('–')} of the frame
     io.stdout.write(lines.join('\n') + '\n');
     return 0;
   },
-};
+});

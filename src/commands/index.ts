@@ -1,12 +1,19 @@
-// Every `losa` command, loaded on demand.
+// Every `losa` command with its one-line summary (for `losa --help`), loaded on demand.
 import type { Command } from './command.js';
+import type { OptionTable } from './options.js';
 
-export const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  'data synth': { summary: 'write a synthetic Kinetics-style data set whose classes differ only in time', load: async () => (await import('./data-synth.js')).command },
-  frames: { summary: 'sample frames from a video exactly as the model sees them, as PNG files', load: async () => (await import('./frames.js')).command },
-  info: { summary: 'parameters, FLOPs, memory and chunk size of a backbone', load: async () => (await import('./info.js')).command },
-  features: { summary: 'run the frozen backbone and write per-layer pooled features', load: async () => (await import('./features.js')).command },
-  train: { summary: 'train the LoSA side network on a folder of videos', load: async () => (await import('./train.js')).command },
-  eval: { summary: 'evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix', load: async () => (await import('./eval.js')).command },
-  classify: { summary: 'classify video or image files with a trained run', load: async () => (await import('./classify.js')).command },
+type Entry = { summary: string; load: () => Promise<Command<OptionTable>> };
+const entry = (summary: string, load: () => Promise<{ command: unknown }>): Entry => ({
+  summary,
+  load: async () => (await load()).command as Command<OptionTable>,
+});
+
+export const COMMANDS: Record<string, Entry> = {
+  'data synth': entry('write a synthetic Kinetics-style data set whose classes differ only in time', () => import('./data-synth.js')),
+  frames: entry('sample frames from a video exactly as the model sees them, as PNG files', () => import('./frames.js')),
+  info: entry('parameters, FLOPs, memory and chunk size of a backbone', () => import('./info.js')),
+  features: entry('run the frozen backbone and write per-layer pooled features', () => import('./features.js')),
+  train: entry('train the LoSA side network on a folder of videos', () => import('./train.js')),
+  eval: entry('evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix', () => import('./eval.js')),
+  classify: entry('classify video or image files with a trained run', () => import('./classify.js')),
 };

@@ -5,38 +5,15 @@
 // from the weight files' headers, the tensors the features will ignore.
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from './command.js';
-import { bool, int, str } from './args.js';
 import { expected } from '../errors.js';
-import { formatBytes, parseBytes } from '../fsutil.js';
+import { formatBytes } from '../fsutil.js';
+import { BACKBONE_OPTIONS, SAMPLING_OPTIONS, backboneOption } from './common.js';
+import { defineCommand } from './command.js';
+import { bytes, flag, type OptionTable } from './options.js';
 import {
   BACKBONE_PRESETS, backboneDescription, backboneStats, inspectWeights, parseLayers, parsePool, pooledTokens, resolveBackbone,
-  withDefaults, DEFAULT_LAYERS, DEFAULT_POOL, type BackboneConfig, type BackboneStats, type ResolvedFolder,
+  withDefaults, type BackboneConfig, type BackboneStats, type ResolvedFolder,
 } from '../backbone/index.js';
-
-const USAGE = `Usage: losa info [--backbone NAME|FILE|FOLDER] [--frames T] [--memory SIZE] [--pool P] [--layers L] [--json]
-
-Parameters, compute and memory of a frozen backbone, from its config alone.
-Without --backbone, one line per preset. For a model folder (transformers, timm or open_clip
-layout, as downloaded from the Hugging Face hub): the layout and family found, the
-preprocessing, and the tensors of its weight files that the features ignore.
-
-Options:
-  --backbone NAME|FILE|FOLDER
-                        a preset (${BACKBONE_PRESETS.join(', ')}),
-                        a config JSON file, or a model folder
-  --frames T            frames per clip, for the per-clip figures (default 8)
-  --memory SIZE         memory budget for the backbone: weights plus one chunk of frames
-                        (default: half this machine's memory); e.g. 8GiB, 512MB
-  --pool P              none | cls | mean | grid:G (default ${DEFAULT_POOL}), for the feature size
-  --layers L            all | every:K | 3,6,9 (default ${DEFAULT_LAYERS}), for the feature size
-  --json                one JSON object (with --backbone) or {"backbones": [...]} (without)
-
-Parameters are of the backbone alone (no classifier head), as timm counts them: ViT-B/16 at 224
-has 85,798,656 (timm's 86.6M includes its 1000-class head). GFLOPs are 2 × multiply-adds (timm
-and fvcore tables quote multiply-adds: 17.6 G for ViT-B/16, 35.1 GFLOPs here). Activation memory
-and the chunk are estimates of what onnxruntime keeps alive per frame.
-`;
 
 function formatParams(n: number): string {
   const short = n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : `${(n / 1e3).toFixed(1)}K`;
@@ -178,31 +155,33 @@ function table(rows: InfoRow[]): string {
   return [line(head), ...body.map(line)].join('\n') + '\n';
 }
 
-export const command: Command = {
+const options = {
+  backbone: backboneOption({ help: `a preset (${BACKBONE_PRESETS.join(', ')}), a config JSON file, or a model folder` }),
+  numFrames: { ...SAMPLING_OPTIONS.numFrames, help: 'frames per clip, for the per-clip figures', deprecated: ['frames'] },
+  memory: bytes({ value: 'SIZE', help: 'memory budget for the backbone: weights plus one chunk of frames, e.g. 8GiB, 512MB', defaultText: "half this machine's memory" }),
+  pool: { ...BACKBONE_OPTIONS.pool, help: `${BACKBONE_OPTIONS.pool.help}, for the feature size` },
+  layers: { ...BACKBONE_OPTIONS.layers, help: `${BACKBONE_OPTIONS.layers.help}, for the feature size` },
+  json: flag({ help: 'one JSON object (with --backbone) or {"backbones": [...]} (without)' }),
+} satisfies OptionTable;
+
+export const command = defineCommand({
   name: 'info',
-  summary: 'parameters, FLOPs, memory and chunk size of a backbone',
-  usage: USAGE,
-  options: {
-    backbone: { type: 'string' },
-    frames: { type: 'string' },
-    memory: { type: 'string' },
-    pool: { type: 'string' },
-    layers: { type: 'string' },
-    json: { type: 'boolean' },
-  },
-  async run(args, io) {
-    const { values, positionals } = args;
+  usage: 'losa info [--backbone NAME|FILE|FOLDER] [--num-frames T] [--memory SIZE] [--pool P] [--layers L] [--json]',
+  description: `Parameters, compute and memory of a frozen backbone, from its config alone.
+Without --backbone, one line per preset. For a model folder (transformers, timm or open_clip
+layout, as downloaded from the Hugging Face hub): the layout and family found, the
+preprocessing, and the tensors of its weight files that the features ignore.`,
+  options,
+  notes: `Parameters are of the backbone alone (no classifier head), as timm counts them: ViT-B/16 at 224
+has 85,798,656 (timm's 86.6M includes its 1000-class head). GFLOPs are 2 × multiply-adds (timm
+and fvcore tables quote multiply-adds: 17.6 G for ViT-B/16, 35.1 GFLOPs here). Activation memory
+and the chunk are estimates of what onnxruntime keeps alive per frame.`,
+  async run({ options: o, positionals }, io) {
     if (positionals.length > 0) throw expected('losa info', 'given options only (the backbone goes in --backbone)', positionals.join(' '));
-    const frames = int(values, 'frames', 8, 1);
-    const memoryText = str(values, 'memory');
-    const budget = memoryText === undefined ? Math.floor(os.totalmem() / 2) : parseBytes(memoryText);
-    if (!Number.isFinite(budget) || budget <= 0) throw expected('--memory', 'a size such as 8GiB or 512MB', memoryText);
-    const pool = str(values, 'pool') ?? DEFAULT_POOL;
-    const layers = str(values, 'layers') ?? DEFAULT_LAYERS;
-    const json = bool(values, 'json');
-    const backboneArg = str(values, 'backbone');
-    if (backboneArg !== undefined) {
-      const backbone = BACKBONE_PRESETS.includes(backboneArg as never) ? backboneArg : path.resolve(io.cwd, backboneArg);
+    const frames = o.numFrames;
+    const budget = o.memory ?? Math.floor(os.totalmem() / 2);
+    const { pool, layers, json, backbone } = o;
+    if (backbone !== undefined) {
       const row = await describe(backbone, budget, frames, pool, layers);
       if (json) io.stdout.write(JSON.stringify(row) + '\n');
       else io.stdout.write(detail(row));
@@ -214,4 +193,4 @@ export const command: Command = {
     else io.stdout.write(table(rows) + '\nParameters: backbone only. GFLOPs: 2 × multiply-adds. `losa info --backbone NAME` for details.\n');
     return 0;
   },
-};
+});

@@ -43,23 +43,6 @@ export interface OpenDatasetOptions {
   root?: string;
 }
 
-/**
- * File endings a data set lists: videos, and still images (read as one-frame videos). The
- * same lists as src/video/probe.ts (a test keeps them equal); kept here so that data sets
- * know nothing of the video module.
- */
-export const DATASET_VIDEO_EXTENSIONS: readonly string[] = [
-  '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts',
-  '.flv', '.3gp', '.3g2', '.ogv', '.wmv', '.gif', '.y4m',
-];
-export const DATASET_IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.bmp', '.webp'];
-const MEDIA = new Set([...DATASET_VIDEO_EXTENSIONS, ...DATASET_IMAGE_EXTENSIONS]);
-
-/** Whether a file name ends in a video or image extension (case-insensitive). */
-export function isDatasetMedia(name: string): boolean {
-  return MEDIA.has(path.extname(name).toLowerCase());
-}
-
 /** Split names that mean the same thing in the wild. */
 const SPLIT_ALIASES: Record<string, string[]> = {
   train: ['train', 'training'],

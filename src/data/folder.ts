@@ -2,8 +2,9 @@
 // (empty ones included), in sorted order unless a class list is given.
 import path from 'node:path';
 import { LosaError } from '../errors.js';
+import { isMediaPath } from '../media.js';
 import {
-  ClassMap, checkFiles, isDatasetMedia, compareNames, isDirectoryEntry, readDirOrNull, splitFolderNames,
+  ClassMap, checkFiles, compareNames, isDirectoryEntry, readDirOrNull, splitFolderNames,
   type Dataset, type DatasetItem, type DatasetProblem, type OpenDatasetOptions,
 } from './dataset.js';
 
@@ -37,7 +38,7 @@ export async function openFolderDataset(root: string, options: OpenDatasetOption
     const label = classes.lookup(className);
     for (const name of files) {
       const file = path.join(dir, name);
-      if (!isDatasetMedia(name)) ignored++;
+      if (!isMediaPath(name)) ignored++;
       else if (label === undefined) problems.push({ path: file, reason: `class "${className}" is not one of the model's classes` });
       else candidates.push({ path: file, label, className });
     }

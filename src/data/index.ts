@@ -1,7 +1,6 @@
 // Public API of src/data/: folder, Kinetics CSV and list-file data sets.
 export {
-  canonicalSplit, splitFolderNames, isDatasetMedia,
-  DATASET_VIDEO_EXTENSIONS, DATASET_IMAGE_EXTENSIONS,
+  canonicalSplit, splitFolderNames,
   type Dataset, type DatasetItem, type DatasetProblem, type DatasetFormat, type OpenDatasetOptions,
 } from './dataset.js';
 export { parseCsv, type CsvRow } from './csv.js';

@@ -10,9 +10,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LosaError } from '../errors.js';
+import { isMediaPath } from '../media.js';
 import { forEachCsvRow } from './csv.js';
 import {
-  canonicalSplit, ClassMap, checkFiles, isDatasetMedia, isDirectoryEntry, readDirOrNull,
+  canonicalSplit, ClassMap, checkFiles, isDirectoryEntry, readDirOrNull,
   type Dataset, type DatasetItem, type DatasetProblem, type OpenDatasetOptions,
 } from './dataset.js';
 import { findSplitFolder } from './folder.js';
@@ -36,7 +37,7 @@ class FolderIndex {
   ignored = 0;
   constructor(readonly dir: string) {}
   add(name: string): void {
-    if (!isDatasetMedia(name)) {
+    if (!isMediaPath(name)) {
       this.ignored++;
       return;
     }

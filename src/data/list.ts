@@ -6,8 +6,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LosaError } from '../errors.js';
+import { isMediaPath } from '../media.js';
 import {
-  ClassMap, checkFiles, isDatasetMedia,
+  ClassMap, checkFiles,
   type Dataset, type DatasetItem, type DatasetProblem, type OpenDatasetOptions,
 } from './dataset.js';
 
@@ -35,7 +36,7 @@ export async function openListDataset(listPath: string, options: OpenDatasetOpti
       return;
     }
     const file = path.resolve(base, m[1]!);
-    if (!isDatasetMedia(file)) ignored++;
+    if (!isMediaPath(file)) ignored++;
     else entries.push({ file, label: m[2]! });
   });
 

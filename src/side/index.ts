@@ -8,4 +8,5 @@ export { sideParamSpecs, sideDecayMask, type SideParamSpec, type SideParamInit }
 export { createSideNetwork, type SideNetwork } from './network.js';
 export { featureBatchSize, type SideFeatures } from './input.js';
 export { AdamW, learningRateAt, smoothedCrossEntropy, type AdamWOptions, type AdamWState, type LrSchedule, type NamedFloat32Array } from './optim.js';
-export { computeGradients, GradientAccumulator, getSideWeights, setSideWeights, type GradientResult } from './step.js';
+export { computeGradients, GradientAccumulator, type GradientResult } from './step.js';
+export { getSideWeights, setSideWeights } from './weights.js';

@@ -71,6 +71,7 @@ export interface EpochSummary {
 
 export type LosaEvent =
   | { type: 'start'; run: RunInfo }
+  /** `fromCache`: whether the epoch's features are expected to come from the cache (its steps tell). */
   | { type: 'epoch-start'; epoch: number; epochs: number; steps: number; fromCache: boolean }
   | {
       type: 'step';
@@ -85,6 +86,8 @@ export type LosaEvent =
       accuracy: number;
       lr: number;
       clipsPerSecond: number;
+      /** Whether every clip since the previous step event came from the feature cache. */
+      fromCache: boolean;
       time: TimeSplit;
       memory: MemoryUse;
     }

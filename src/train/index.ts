@@ -1,9 +1,12 @@
-// Public API of src/train/: the training loop, multi-view inference, the feature cache and the run directory.
+// Public API of src/train/: the training loop and its named steps (prepare the run, one epoch,
+// validate, save), the training options and views, and writing the run directory.
 export * from './options.js';
 export * from './loop.js';
-export * from './inference.js';
-export * from './trained.js';
-export * from './pipeline.js';
-export * from './cache.js';
-export * from './metrics.js';
+export * from './prepare.js';
+export * from './epoch.js';
+export * from './validate.js';
+export * from './save.js';
+export * from './views.js';
+export * from './gradients.js';
 export * from './rundir.js';
+export type * from './events.js';

@@ -1,9 +1,17 @@
+// Training settings, with their defaults. Defaults that are not training's own (pooling, layers,
+// ranks, sampling, crops, decoders) are imported from the module that applies them, so each is
+// defined once; `losa train --help` shows these values.
 import os from 'node:os';
 import path from 'node:path';
-
-// Training settings, with their defaults. The defaults are what `losa train --data video/demo
-// --out models/demo` uses, chosen so that the demo learns the synthetic direction classes on a
-// seeded random ViT-Ti in a few minutes on two CPU cores.
+// Leaf modules only: the CLI reads these defaults for --help without loading onnxruntime or
+// TensorFlow.js.
+import { DEFAULT_LAYERS, DEFAULT_POOL } from '../backbone/pooling.js';
+import { DEFAULT_WORKERS } from '../features/pipeline.js';
+import { SIDE_DEFAULTS } from '../side/config.js';
+import type { TfBackendPreference } from '../side/backend.js';
+import {
+  DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, DEFAULT_CROPS, DEFAULT_NUM_FRAMES, DEFAULT_SAMPLING, DEFAULT_STRIDE, DEFAULT_VIEWS,
+} from '../video/sampling.js';
 
 export interface TrainOptions {
   /** Data set source: a folder ROOT/<split>/<class>/…, a Kinetics CSV or a list file. */
@@ -20,7 +28,8 @@ export interface TrainOptions {
   imageSize?: number;
   pool: string;
   layers: string;
-  device: 'cpu' | 'cuda';
+  /** onnxruntime execution provider (default: the backbone's, cpu). */
+  device?: 'cpu' | 'cuda';
   /** Frames per backbone call (default: from the memory budget). */
   chunk?: number;
   /** Seed of the random backbone weights when there is no weights file. */
@@ -57,28 +66,31 @@ export interface TrainOptions {
   sampling: 'segment' | 'window';
   /** Frame stride of window sampling (train) and of test views. */
   stride: number | 'auto';
-  scale: [number, number];
-  ratio: [number, number];
+  /** Area fraction and aspect ratio ranges of the random resized crop. */
+  scale: readonly [number, number];
+  ratio: readonly [number, number];
   valViews: number;
   valCrops: 1 | 3;
   /** Concurrent decoders. */
   workers: number;
-  /** tfjs backend preference. */
-  tfBackend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /** tfjs backend preference (default: LOSA_TF_BACKEND, else tensorflow, wasm, cpu). */
+  tfBackend?: TfBackendPreference;
 }
 
-export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
+/** The default frozen backbone. */
+export const DEFAULT_BACKBONE = 'vit-ti16';
+
+export const TRAIN_DEFAULTS = {
   trainSplit: 'train',
   valSplit: 'val',
-  backbone: 'vit-ti16',
-  pool: 'grid:2',
-  layers: 'all',
-  device: 'cpu',
+  backbone: DEFAULT_BACKBONE,
+  pool: DEFAULT_POOL,
+  layers: DEFAULT_LAYERS,
   backboneSeed: 0,
   epochs: 30,
   batchSize: 8,
   accumulate: 1,
-  numFrames: 8,
+  numFrames: DEFAULT_NUM_FRAMES,
   lr: 3e-3,
   weightDecay: 0.05,
   warmupEpochs: 1,
@@ -88,22 +100,19 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
   cacheViews: 2,
   cacheDtype: 'F32',
   resume: false,
-  side: 'losa',
-  rank: 16,
-  temporalRank: 4,
-  spatialRank: 4,
+  side: SIDE_DEFAULTS.kind,
+  rank: SIDE_DEFAULTS.rank,
+  temporalRank: SIDE_DEFAULTS.temporalRank,
+  spatialRank: SIDE_DEFAULTS.spatialRank,
   flip: false,
-  sampling: 'segment',
-  stride: 'auto',
-  // Mild crops: the motion classes of small data sets (and of the demo's random backbone) suffer
-  // from strong ones (measured: val top-1 0.97 with [0.7, 1], 0.66 with [0.5, 1]).
-  scale: [0.7, 1],
-  ratio: [3 / 4, 4 / 3],
-  valViews: 1,
-  valCrops: 1,
-  workers: 2,
-  tfBackend: 'auto',
-};
+  sampling: DEFAULT_SAMPLING,
+  stride: DEFAULT_STRIDE,
+  scale: DEFAULT_CROP_SCALE,
+  ratio: DEFAULT_CROP_RATIO,
+  valViews: DEFAULT_VIEWS,
+  valCrops: DEFAULT_CROPS,
+  workers: DEFAULT_WORKERS,
+} satisfies Omit<TrainOptions, 'data' | 'out'>;
 
 /** With cache 'auto', the cache is used when the data set's features take at most this many bytes. */
 export const AUTO_CACHE_BYTES = 8 * 2 ** 30;

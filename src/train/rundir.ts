@@ -1,60 +1,14 @@
-// A trained run's directory (DESIGN.md "Trained run directory"):
-//   run.json             what the run is: classes, backbone config and weights digest, sampling,
-//                        side-network config, training settings, progress
-//   last.safetensors     the last checkpoint: side-network weights, plus the AdamW moments under
-//                        `optimizer.m.*` / `optimizer.v.*` and the resume point in the metadata —
-//                        one file, so a checkpoint is written (and renamed into place) in one step
-//   best.safetensors     side-network weights of the best epoch by validation top-1 (weights only)
-//   metrics.jsonl        one JSON object per evaluation: epoch, split, loss, top1, top5, …
-//   curves.svg, confusion.svg, train.log (skipped files and other notes)
-// Every file is written to a temporary name and renamed.
+// Writing a trained run's directory (src/model/run.ts says what is in it and reads it back):
+// the manifest, the resumable checkpoint (side-network weights, the AdamW moments under
+// `optimizer.m.*` / `optimizer.v.*` and the resume point in the metadata, in one file, so a
+// checkpoint is written and renamed into place in one step), the best weights, metrics.jsonl
+// and train.log. Every file is written to a temporary name and renamed.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LosaError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
+import { RUN_FILES, type RunManifest } from '../model/run.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../safetensors.js';
-
-export const RUN_FILES = {
-  manifest: 'run.json',
-  last: 'last.safetensors',
-  best: 'best.safetensors',
-  metrics: 'metrics.jsonl',
-  log: 'train.log',
-  curves: 'curves.svg',
-  confusion: 'confusion.svg',
-} as const;
-
-/** Everything needed to rebuild the same clip → logits function. */
-export interface RunManifest {
-  format: 'losa-run';
-  version: 1;
-  classes: string[];
-  backbone: {
-    name: string;
-    config: Record<string, unknown>;
-    weights: string | null;
-    digest: string;
-    pool: string;
-    layers: string;
-    seed: number;
-    params: number;
-  };
-  sampling: {
-    numFrames: number;
-    size: number;
-    sampling: 'segment' | 'window';
-    stride: number | 'auto';
-    flip: boolean;
-    scale: [number, number];
-    ratio: [number, number];
-  };
-  side: Record<string, unknown> & { kind: 'losa' | 'linear' };
-  training: Record<string, unknown>;
-  data: { source: string; trainClips: number; valClips: number };
-  progress: { epoch: number; step: number; bestTop1: number | null; bestEpoch: number | null; finished: boolean };
-  createdAt: string;
-  updatedAt: string;
-}
 
 export interface NamedTensor {
   name: string;
@@ -72,26 +26,6 @@ export interface ResumePoint {
   position: number;
   step: number;
   optimizerStep: number;
-}
-
-export async function readManifest(runDir: string): Promise<RunManifest> {
-  const file = path.join(runDir, RUN_FILES.manifest);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new LosaError(`${runDir}: not a losa run directory (no ${RUN_FILES.manifest})`);
-  }
-  let manifest: RunManifest;
-  try {
-    manifest = JSON.parse(text) as RunManifest;
-  } catch (error) {
-    throw new LosaError(`${file}: not valid JSON (${(error as Error).message})`);
-  }
-  if (manifest.format !== 'losa-run' || !Array.isArray(manifest.classes)) {
-    throw new LosaError(`${file}: not a losa run manifest`);
-  }
-  return manifest;
 }
 
 export async function writeManifest(runDir: string, manifest: RunManifest): Promise<void> {

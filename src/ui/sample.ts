@@ -40,6 +40,7 @@ export function sampleSteps(epoch: number, steps: number, epochs: number, from =
       accuracy: Math.min(1, 0.25 + 0.03 * step),
       lr: 1e-3,
       clipsPerSecond: 40,
+      fromCache: epoch > 1,
       time: { decodeMs: 12, backboneMs: 8.5, sideMs: 3.25 },
       memory: { rssBytes: 512 * 1024 * 1024, tensors: 321 },
     });

@@ -75,35 +75,13 @@ export function reduceDashboard(state: DashboardState, event: LosaEvent, now: nu
       };
       s.validating = undefined;
       return s;
-    case 'step': {
-      const epoch: EpochProgress = s.epoch && s.epoch.epoch === event.epoch
-        ? { ...s.epoch }
-        : { epoch: event.epoch, epochs: s.run?.epochs ?? event.epoch, steps: event.stepsInEpoch, fromCache: false, startedAt: now, stepInEpoch: 0 };
-      epoch.baseStep ??= event.stepInEpoch - 1;
-      epoch.stepInEpoch = event.stepInEpoch;
-      epoch.steps = event.stepsInEpoch;
-      epoch.lastStepAt = now;
-      s.epoch = epoch;
-      s.lastStep = event;
-      s.recentLosses = [...s.recentLosses, event.loss].slice(-SPARKLINE_STEPS);
-      return s;
-    }
+    case 'step':
+      return withStep(s, event, now);
     case 'validate':
       s.validating = { epoch: event.epoch, done: event.done, total: event.total };
       return s;
-    case 'epoch-end': {
-      const items = [...s.staticItems];
-      if (!items.some((i) => i.kind === 'table-head')) items.push({ key: 'table-head', kind: 'table-head' });
-      items.push({ key: `epoch-${items.length}`, kind: 'epoch', summary: event.summary, epochs: s.epoch?.epochs ?? s.run?.epochs });
-      s.staticItems = items;
-      s.finished = [...s.finished, event.summary];
-      if (s.epoch && s.epoch.epoch === event.summary.epoch && s.epoch.lastStepAt !== undefined) {
-        const trainSeconds = (s.epoch.lastStepAt - s.epoch.startedAt) / 1000;
-        s.epochOverheadSeconds = Math.max(0, event.summary.seconds - trainSeconds);
-      }
-      s.validating = undefined;
-      return s;
-    }
+    case 'epoch-end':
+      return withEpochEnd(s, event.summary);
     case 'skip':
       s.skipped = event.skipped;
       s.lastSkip = { path: event.path, reason: event.reason };
@@ -124,6 +102,33 @@ export function reduceDashboard(state: DashboardState, event: LosaEvent, now: nu
       s.validating = undefined;
       return s;
   }
+}
+
+/** The state after a step event: the epoch's progress, the last step, the loss sparkline. */
+function withStep(s: DashboardState, event: StepEvent, now: number): DashboardState {
+  const epoch: EpochProgress = s.epoch && s.epoch.epoch === event.epoch
+    ? { ...s.epoch }
+    : { epoch: event.epoch, epochs: s.run?.epochs ?? event.epoch, steps: event.stepsInEpoch, fromCache: false, startedAt: now, stepInEpoch: 0 };
+  // The epoch is "from cache" while every step so far was; its first step replaces the guess.
+  epoch.fromCache = epoch.lastStepAt === undefined ? event.fromCache : epoch.fromCache && event.fromCache;
+  epoch.baseStep ??= event.stepInEpoch - 1;
+  epoch.stepInEpoch = event.stepInEpoch;
+  epoch.steps = event.stepsInEpoch;
+  epoch.lastStepAt = now;
+  return { ...s, epoch, lastStep: event, recentLosses: [...s.recentLosses, event.loss].slice(-SPARKLINE_STEPS) };
+}
+
+/** The state after an epoch ends: its row above the live area, and how long it spent outside its steps. */
+function withEpochEnd(s: DashboardState, summary: EpochSummary): DashboardState {
+  const items = [...s.staticItems];
+  if (!items.some((i) => i.kind === 'table-head')) items.push({ key: 'table-head', kind: 'table-head' });
+  items.push({ key: `epoch-${items.length}`, kind: 'epoch', summary, epochs: s.epoch?.epochs ?? s.run?.epochs });
+  const out: DashboardState = { ...s, staticItems: items, finished: [...s.finished, summary], validating: undefined };
+  if (s.epoch && s.epoch.epoch === summary.epoch && s.epoch.lastStepAt !== undefined) {
+    const trainSeconds = (s.epoch.lastStepAt - s.epoch.startedAt) / 1000;
+    out.epochOverheadSeconds = Math.max(0, summary.seconds - trainSeconds);
+  }
+  return out;
 }
 
 /** Marks that the user asked to stop (shown as "stopping after checkpoint…" until `end`). */

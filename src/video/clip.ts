@@ -8,6 +8,8 @@ import { probeVideo, type VideoInfo } from './probe.js';
 import {
   DEFAULT_CROP_RATIO,
   DEFAULT_CROP_SCALE,
+  DEFAULT_CROPS,
+  DEFAULT_VIEWS,
   frameTimestamps,
   sampleFrameIndices,
   scaledSize,
@@ -23,20 +25,20 @@ export interface ClipOptions {
   /** Side of the square frames (S). */
   size: number;
   mode: 'train' | 'test';
-  /** Training temporal sampling (default `segment`). */
+  /** Training temporal sampling (default DEFAULT_SAMPLING, `segment`). */
   sampling?: 'segment' | 'window';
-  /** Frame stride of training windows and test views (default `auto`; see sampling.ts). */
+  /** Frame stride of training windows and test views (default DEFAULT_STRIDE, `auto`; see sampling.ts). */
   stride?: Stride;
-  /** Test: temporal views (default 1). */
+  /** Test: temporal views (default DEFAULT_VIEWS). */
   views?: number;
-  /** Test: spatial crops per view (default 1). */
+  /** Test: spatial crops per view (default DEFAULT_CROPS). */
   crops?: 1 | 3;
   /** Train: flip horizontally with probability 1/2 (default false). */
   flip?: boolean;
-  /** Train: area fraction range of the random crop (default [0.4, 1]). */
-  scale?: [number, number];
-  /** Train: aspect ratio range of the random crop (default [3/4, 4/3]). */
-  ratio?: [number, number];
+  /** Train: area fraction range of the random crop (default DEFAULT_CROP_SCALE). */
+  scale?: readonly [number, number];
+  /** Train: aspect ratio range of the random crop (default DEFAULT_CROP_RATIO). */
+  ratio?: readonly [number, number];
   /** Decoder threads per ffmpeg process (default: ffmpeg's choice). */
   threads?: number;
   /** Resize interpolation, from the backbone's preprocessing (default bicubic). */
@@ -70,7 +72,7 @@ function checkOptions(options: ClipOptions): void {
   if (!Number.isSafeInteger(numFrames) || numFrames < 1) throw expected('numFrames', 'an integer ≥ 1', numFrames);
   if (!Number.isSafeInteger(size) || size < 1) throw expected('size', 'an integer ≥ 1', size);
   if (mode !== 'train' && mode !== 'test') throw expected('mode', '`train` or `test`', mode);
-  const views = options.views ?? 1;
+  const views = options.views ?? DEFAULT_VIEWS;
   if (!Number.isSafeInteger(views) || views < 1) throw expected('views', 'an integer ≥ 1', views);
   if (options.crops !== undefined && options.crops !== 1 && options.crops !== 3) throw expected('crops', '1 or 3', options.crops);
 }
@@ -109,7 +111,7 @@ export async function loadClips(path: string, options: ClipOptions, rng: Rng): P
   checkOptions(options);
   const { numFrames: T, size: S, mode } = options;
   const info = await probeVideo(path);
-  const views = mode === 'test' ? (options.views ?? 1) : 1;
+  const views = mode === 'test' ? (options.views ?? DEFAULT_VIEWS) : 1;
   const perView = info.image
     ? Array.from({ length: views }, () => new Array<number>(T).fill(0))
     : sampleFrameIndices(info.frameCount, { numFrames: T, mode, sampling: options.sampling, stride: options.stride, views }, rng);
@@ -135,7 +137,7 @@ export async function loadClips(path: string, options: ClipOptions, rng: Rng): P
   }
 
   const scaled = scaledSize(info.width, info.height, S);
-  const boxes = testCrops(scaled.width, scaled.height, S, mode === 'test' ? (options.crops ?? 1) : 1);
+  const boxes = testCrops(scaled.width, scaled.height, S, mode === 'test' ? (options.crops ?? DEFAULT_CROPS) : 1);
   const decoded = await decodeFrames(info, all, { ...decodeBase, width: scaled.width, height: scaled.height });
   const partial = decoded.read < decoded.indices.length;
   const clips: Clip[] = [];

@@ -10,7 +10,8 @@ export {
 } from './probe.js';
 export {
   sampleSegments, sampleWindow, sampleTestViews, sampleFrameIndices, windowIndices, resolveStride, frameTimestamps,
-  scaledSize, testCrops, trainCrop, DEFAULT_CROP_SCALE, DEFAULT_CROP_RATIO,
+  scaledSize, testCrops, trainCrop, DEFAULT_CROP_SCALE, DEFAULT_CROP_RATIO, DEFAULT_NUM_FRAMES, DEFAULT_IMAGE_SIZE,
+  DEFAULT_SAMPLING, DEFAULT_STRIDE, DEFAULT_VIEWS, DEFAULT_CROPS,
   type Stride, type TemporalOptions, type CropBox,
 } from './sampling.js';
 export { decodeFrames, decodeArgs, selectExpression, rotationFilters, type DecodeOptions, type DecodedFrames } from './decode.js';

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LosaError } from '../errors.js';
 import { ffmpegInput, lastErrorLine, runFfprobe } from './ffmpeg.js';
+import { isImagePath } from '../media.js';
 
 export interface VideoInfo {
   path: string;
@@ -32,22 +33,8 @@ export interface VideoInfo {
   bytes?: number;
 }
 
-export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.bmp', '.webp'];
-export const VIDEO_EXTENSIONS: readonly string[] = [
-  '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts',
-  '.flv', '.3gp', '.3g2', '.ogv', '.wmv', '.gif', '.y4m',
-];
-
-/** Whether a path names a still image losa reads as a one-frame video (by its extension). */
-export function isImagePath(file: string): boolean {
-  return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
-}
-
-/** Whether a path names a video or image file losa reads (by its extension). */
-export function isMediaPath(file: string): boolean {
-  const ext = path.extname(file).toLowerCase();
-  return VIDEO_EXTENSIONS.includes(ext) || IMAGE_EXTENSIONS.includes(ext);
-}
+// The extension lists live in src/media.ts (the data sets use them too).
+export { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, isImagePath, isMediaPath } from '../media.js';
 
 /**
  * ffprobe reads every packet (`-count_packets`, demuxing only, no decoding) for files up to

@@ -314,13 +314,13 @@ export interface SynthOptions {
   height: number;
   fps: number;
   seed: number;
-  /** Encoders running at once (default 2). */
+  /** Encoders running at once (default SYNTH_DEFAULTS.concurrency). */
   concurrency?: number;
   /** Called after each file: split, class, files done in that split/class, and overall. */
   onProgress?(event: { split: string; className: string; classDone: number; classTotal: number; done: number; total: number; file: string }): void;
 }
 
-export const SYNTH_DEFAULTS: Omit<SynthOptions, 'onProgress'> = {
+export const SYNTH_DEFAULTS: Required<Omit<SynthOptions, 'onProgress'>> = {
   classes: 4, trainPerClass: 32, valPerClass: 16, seconds: 2, width: 160, height: 120, fps: 15, seed: 0, concurrency: 2,
 };
 
@@ -370,7 +370,7 @@ export async function synthDataset(dir: string, options: SynthOptions): Promise<
       }
     }
   }
-  const queue = new PQueue({ concurrency: options.concurrency ?? 2 });
+  const queue = new PQueue({ concurrency: options.concurrency ?? SYNTH_DEFAULTS.concurrency });
   const perClass = new Map<string, number>();
   let done = 0;
   let bytes = 0;

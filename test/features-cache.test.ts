@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FeatureCache } from '../src/train/cache.js';
+import { FeatureCache } from '../src/features/cache.js';
 
 let dir: string;
 let video: string;

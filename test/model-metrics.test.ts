@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClassificationTally, meanSoftmax, rankClasses, softmax } from '../src/train/metrics.js';
+import { ClassificationTally, meanSoftmax, rankClasses, softmax } from '../src/model/metrics.js';
 
 describe('metrics', () => {
   it('softmax matches the textbook formula and is stable for large logits', () => {

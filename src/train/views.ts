@@ -1,0 +1,25 @@
+// Which clip of a video training sees, defined once: `losa train` samples through here, and
+// `losa frames --mode train` shows the same frames and crops. With the feature cache, epoch e
+// uses augmented view e mod N of every video (N = --cache-views), so the cache holds N views;
+// without it, every epoch draws a view of its own (view e).
+import type { ViewPlan } from '../features/index.js';
+import type { RunSampling } from '../model/index.js';
+import type { TrainOptions } from './options.js';
+
+/** What a training view depends on: the run's sampling (its manifest's) and its seed. */
+export type TrainingSampling = RunSampling & Pick<TrainOptions, 'seed'>;
+
+/** The view epoch `epoch` (from 0) uses: e mod N with a cache of N views, else e. */
+export function trainingView(epoch: number, cacheViews: number | undefined): number {
+  return cacheViews === undefined ? epoch : epoch % cacheViews;
+}
+
+/** The random clip of `file` in training view `view`: temporal sampling, resized crop, flip. */
+export function trainingPlan(s: TrainingSampling, file: string, view: number): ViewPlan {
+  return {
+    clip: {
+      numFrames: s.numFrames, size: s.size, mode: 'train', sampling: s.sampling, stride: s.stride, flip: s.flip, scale: s.scale, ratio: s.ratio,
+    },
+    seed: `${s.seed}/view/${view}/${file}`,
+  };
+}
