@@ -64,12 +64,12 @@ export async function scanCacheFolder(dir: string): Promise<CacheContents> {
       kinds.push(temp === null);
     }
   }
-  const stats = await statMany(files);
+  const stats = await statMany(files, (stat) => (stat.isFile() ? { bytes: stat.size, usedMs: stat.mtimeMs } : null));
   const out: CacheContents = { entries: [], temps: [], bytes: 0 };
   stats.forEach((stat, i) => {
-    if (!stat?.isFile()) return; // gone meanwhile: another process evicted or renamed it
-    (kinds[i] ? out.entries : out.temps).push({ file: files[i]!, bytes: stat.size, usedMs: stat.mtimeMs });
-    out.bytes += stat.size;
+    if (!stat) return; // gone meanwhile: another process evicted or renamed it
+    (kinds[i] ? out.entries : out.temps).push({ file: files[i]!, ...stat });
+    out.bytes += stat.bytes;
   });
   return out;
 }
