@@ -189,7 +189,6 @@ export class FeatureCache {
   }
 
   private turnWritingOff(error: unknown): void {
-    this.usage = undefined;
     if (this.writeOff !== null) return;
     this.writeOff = describeIoError(error);
     const message = `feature cache ${this.dir}: cannot write (${this.writeOff}); new features are not cached for the rest of this run, the entries already there are still read`;

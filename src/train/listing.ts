@@ -27,7 +27,7 @@ function tally(problems: readonly DatasetProblem[]): string {
 }
 
 /** The screen's one line about the listing's problems, or null when there are none. */
-export function listingSummary(sets: readonly ListedSet[], logFile: string): string | null {
+function listingSummary(sets: readonly ListedSet[], logFile: string): string | null {
   const withProblems = sets.filter((s) => s.set.problems.length > 0);
   const total = withProblems.reduce((n, s) => n + s.set.problems.length, 0);
   if (total === 0) return null;
@@ -36,7 +36,7 @@ export function listingSummary(sets: readonly ListedSet[], logFile: string): str
 }
 
 /** One train.log line per problem: `listing <role> <path>: <reason>`. */
-export function listingLines(sets: readonly ListedSet[]): string[] {
+function listingLines(sets: readonly ListedSet[]): string[] {
   return sets.flatMap((s) => s.set.problems.map((p) => `listing ${s.role} ${p.path}: ${p.reason}`));
 }
 

@@ -64,18 +64,14 @@ export async function writeManifest(runDir: string, manifest: RunManifest): Prom
 
 /**
  * Removes the temporary files of run files whose writer is gone (a kill during a write leaves
- * one; the file it was to replace is intact). Returns their names.
+ * one; the file it was to replace is intact).
  */
-export async function removeLeftoverTemps(runDir: string): Promise<string[]> {
+export async function removeLeftoverTemps(runDir: string): Promise<void> {
   const runFiles = new Set<string>(Object.values(RUN_FILES));
-  const removed: string[] = [];
   for (const name of await fs.readdir(runDir).catch(() => [] as string[])) {
     const temp = parseTempName(name);
-    if (!temp || !runFiles.has(temp.target) || processAlive(temp.pid)) continue;
-    await fs.rm(path.join(runDir, name), { force: true });
-    removed.push(name);
+    if (temp && runFiles.has(temp.target) && !processAlive(temp.pid)) await fs.rm(path.join(runDir, name), { force: true });
   }
-  return removed;
 }
 
 function processAlive(pid: number): boolean {
