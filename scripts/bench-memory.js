@@ -46,7 +46,7 @@ async function peak(args) {
 
 const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const features = await peak(['features', ...clips, '--backbone', values.backbone, '--out', path.join(dir, 'features')]);
-const training = await peak(['train', '--data', data, '--out', path.join(dir, 'run'), '--backbone', values.backbone, '--epochs', '1', '--no-cache', '--no-tui']);
+const training = await peak(['train', '--data', data, '--out', path.join(dir, 'run'), '--backbone', values.backbone, '--epochs', '1', '--no-cache', '--no-val', '--no-tui']);
 console.log(`peak RSS · ${values.backbone} · ${clips.length} clips of 8 frames · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`);
 console.log('command                           peak RSS   time');
 console.log(`losa features (${clips.length} clips)          ${mib(features.bytes).padStart(8)}  ${features.seconds.toFixed(1)} s`);

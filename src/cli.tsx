@@ -60,7 +60,11 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   const name = two in COMMANDS ? two : first;
   const entry = COMMANDS[name];
   try {
-    if (!entry) throw new UsageError(`unknown command \`${first}\`; run \`losa --help\` for the list`);
+    if (!entry) {
+      const subcommands = Object.keys(COMMANDS).filter((n) => n.startsWith(`${first} `)).map((n) => n.slice(first.length + 1));
+      if (subcommands.length > 0) throw new UsageError(`\`losa ${first}\` takes a subcommand: ${subcommands.join(', ')} (see \`losa --help\`)`);
+      throw new UsageError(`unknown command \`${first}\`; run \`losa --help\` for the list`);
+    }
     const command = await entry.load();
     const rest = args.slice(name.split(' ').length);
     const beforeDashes = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;

@@ -2,15 +2,25 @@
 // and the folder is flushed too: a killed run, or a power cut, never leaves a half-written or
 // empty file where a good one was (a rename without the fsyncs can reach the disk before the
 // data does).
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { failpoint } from './failpoint.js';
 
-let counter = 0;
-
-/** A unique temporary path in the same directory as `target` (same filesystem, so rename is atomic). */
+/**
+ * A unique temporary path in the same directory as `target` (same filesystem, so rename is
+ * atomic): `.<name>.tmp-<pid>-<random>`. The random part keeps two machines writing the same
+ * entry of a shared folder (the feature cache) apart even when their process ids are equal.
+ */
 export function tempPathFor(target: string): string {
   const dir = path.dirname(target);
-  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${counter++}`);
+  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** The file a temporary name (tempPathFor) stands for, and the process id that wrote it; null for other names. */
+export function parseTempName(name: string): { target: string; pid: number } | null {
+  const m = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+  return m ? { target: m[1]!, pid: Number(m[2]) } : null;
 }
 
 /** Write `data` to `target` atomically (temporary file, fsync, rename, fsync of the folder). */
@@ -38,6 +48,7 @@ export async function withAtomicFile<T>(target: string, write: (tmpPath: string)
   const tmp = tempPathFor(target);
   try {
     const result = await write(tmp);
+    failpoint(`write:${path.basename(target)}`);
     await syncPath(tmp);
     await fs.rename(tmp, target);
     await syncPath(dir);
@@ -76,4 +87,26 @@ export function formatBytes(bytes: number): string {
   let i = 0;
   while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return `${i === 0 ? v.toFixed(0) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
+/** The errno code of a failed file operation (ENOENT, ENOSPC, …), also when wrapped as a cause. */
+export function errnoCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+const IO_WORDS: Record<string, string> = {
+  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied', EPERM: 'operation not permitted',
+  EROFS: 'read-only file system', EISDIR: 'is a folder', ENOTDIR: 'a part of the path is not a folder', EMFILE: 'too many open files',
+  EIO: 'input/output error', ENOENT: 'no such file or folder', EFBIG: 'file too large',
+};
+
+/** A file error in words for a one-line message: "no space left on device, ENOSPC". */
+export function describeIoError(error: unknown): string {
+  const code = errnoCode(error);
+  if (code === undefined) return error instanceof Error ? error.message : String(error);
+  return IO_WORDS[code] ? `${IO_WORDS[code]}, ${code}` : code;
 }

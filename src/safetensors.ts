@@ -47,7 +47,8 @@ export class SafetensorsFile {
       handle = await fs.open(file, 'r');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new LosaError(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? String(error)})`}`);
+      // The cause keeps the errno code, so callers tell a missing file from other failures by it.
+      throw new LosaError(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? String(error)})`}`, { cause: error });
     }
     try {
       const { size } = await handle.stat();

@@ -82,7 +82,7 @@ describe(`${N} inputs with paths of 120+ characters`, () => {
   }, 300_000);
 
   it('`losa train` on a list file of them, then `losa classify` on all of them', async () => {
-    const t = await losa(['train', '--data', 'train.txt', '--out', 'run', ...backbone, '--num-frames', '2', '--epochs', '1', '--no-cache', '--no-tui']);
+    const t = await losa(['train', '--data', 'train.txt', '--out', 'run', ...backbone, '--num-frames', '2', '--epochs', '1', '--no-cache', '--no-val', '--no-tui']);
     expect(t.stderr).toBe('');
     expect(t.status).toBe(0);
     expect(t.stdout).toMatch(new RegExp(`${N} train`));

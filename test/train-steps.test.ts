@@ -50,7 +50,9 @@ describe('the steps of a training run, one at a time', () => {
       expect(events.filter((e) => e.type === 'step').map((e) => (e as { step: number }).step)).toEqual([1, 2, 3]);
       expect(events.find((e) => e.type === 'epoch-start')).toMatchObject({ fromCache: false });
 
-      const val = await validate(run, 0, new AbortController().signal);
+      const checked = await validate(run, 0, new AbortController().signal);
+      expect(checked.stopped).toBe(false);
+      const val = checked.stopped ? undefined : checked.val;
       expect(val!.top5).toBe(1); // two classes
       expect(Number.isFinite(val!.loss)).toBe(true);
       expect(events.filter((e) => e.type === 'validate').at(-1)).toMatchObject({ done: 2, total: 2 });

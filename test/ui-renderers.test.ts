@@ -128,7 +128,7 @@ describe('plain renderer', () => {
     expect(lines.filter((l) => l === 'checkpoint (best): models/demo/best.safetensors')).toHaveLength(2);
     expect(lines.slice(-4)).toEqual([
       'done in 33s · best val top-1 90.0%',
-      '1 file skipped',
+      "1 file skipped (listed in the run's train.log)",
       'files: models/demo, models/demo/best.safetensors',
       'plots: models/demo/curves.svg',
     ]);

@@ -76,7 +76,7 @@ goes after "--" (losa frames -- -clip.mp4 --out frames) or as ./-clip.mp4.`,
   options,
   notes: `Train mode crops a random area of ${DEFAULT_CROP_SCALE.join('–')} of the frame (--crop-scale) with aspect ratio
 ${DEFAULT_CROP_RATIO.map((r) => r.toFixed(2)).join('–')}, as \`losa train\` does; with the same --seed, --view and settings it draws the
-same frames and crop as training does for that file (named as the data set names it).`,
+same frames and crop as training does for that file (its draws are seeded by its folder and file name).`,
   async run(args, io) {
     const { video, o } = videoAndOptions(args, io);
     const { out, mode, crops } = o;

@@ -16,4 +16,6 @@ export const COMMANDS: Record<string, Entry> = {
   train: entry('train the LoSA side network on a folder of videos', () => import('./train.js')),
   eval: entry('evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix', () => import('./eval.js')),
   classify: entry('classify video or image files with a trained run', () => import('./classify.js')),
+  'cache list': entry('what the feature cache folder holds: entries, size against its cap, last use', async () => ({ command: (await import('./cache.js')).list })),
+  'cache clear': entry('remove feature cache entries, least recently used first (all, or down to --keep SIZE)', async () => ({ command: (await import('./cache.js')).clear })),
 };

@@ -1,20 +1,26 @@
 // `losa train`: train the LoSA side network on a data set, with the dashboard on a terminal.
 import path from 'node:path';
 import { UsageError, expected } from '../errors.js';
+import { DEFAULT_CACHE_MAX } from '../features/cache-folder.js';
+import { formatBytes } from '../fsutil.js';
 import { RUN_FILES } from '../model/run.js';
 import { TRAIN_DEFAULTS as D, type TrainOptions } from '../train/options.js';
-import type { MetricsRecord } from '../train/rundir.js';
+import { writingRunFile, type MetricsRecord } from '../train/rundir.js';
 import { createRenderer, pickRenderMode, writeCurves, type CurvePoint } from '../ui/index.js';
 import {
   BACKBONE_OPTIONS, DEVICE_OPTIONS, SAMPLING_OPTIONS, TRAINING_VIEW_OPTIONS, WORKERS_OPTION, backboneOption, cropsValue, grouped, tfBackendOption,
 } from './common.js';
 import { defineCommand, type CommandArgs } from './command.js';
-import { choice, custom, file, flag, int, num, text, type OptionTable } from './options.js';
+import { bytes, choice, custom, file, flag, int, num, text, type OptionTable } from './options.js';
+
+/** The exit status of a run stopped by the user (q or Ctrl-C), as shells give an interrupted command. */
+export const STOPPED_STATUS = 130;
 
 const options = {
   ...grouped('Data', {
     data: file({ value: 'SRC', help: 'folder ROOT/<split>/<class>/<video>, Kinetics CSV, or list file', required: true }),
     valData: file({ value: 'SRC', help: 'validation source', defaultText: `the "${D.valSplit}" split of --data` }),
+    noVal: flag({ help: 'train without validation (a validation source without videos is otherwise an error)' }),
     trainSplit: text({ value: 'NAME', help: 'training split', default: D.trainSplit }),
     valSplit: text({ value: 'NAME', help: 'validation split', default: D.valSplit }),
     out: file({ value: 'RUN_DIR', help: 'the run directory (created)', required: true }),
@@ -53,6 +59,10 @@ const options = {
     noCache: flag({ help: 'no feature cache' }),
     cacheViews: int({ value: 'N', min: 1, help: 'augmented views per video kept in the cache (epoch e uses view e mod N)', default: D.cacheViews }),
     cacheDtype: choice({ values: ['f32', 'f16'] as const, help: 'cache storage type (f16: half the disk)', default: D.cacheDtype.toLowerCase() as 'f32' | 'f16' }),
+    cacheMax: bytes({
+      value: 'SIZE', help: 'the most the cache folder may hold, least recently used entries evicted first; remembered by the folder',
+      defaultText: `the folder's, else ${formatBytes(DEFAULT_CACHE_MAX)}`,
+    }),
     ...WORKERS_OPTION,
     resume: flag({ help: 'continue RUN_DIR from its last checkpoint' }),
   }),
@@ -68,6 +78,8 @@ export const command = defineCommand({
   description: `Trains the LoSA side network on the features of a frozen ViT. The backbone never sees a
 gradient; only the side network (a few hundred thousand parameters) is trained.`,
   options,
+  notes: `Press q or Ctrl-C to stop: a checkpoint is written first, and --resume continues from it.
+Exit status: 0 when every epoch is done, ${STOPPED_STATUS} when stopped (q, Ctrl-C), 1 on a failure, 2 on a usage error.`,
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])} (see \`losa train --help\`)`);
     const opts = trainOptions(args);
@@ -80,7 +92,7 @@ gradient; only the side network (a few hundred thousand parameters) is trained.`
     // Ctrl-C outside the dashboard (plain output, or a terminal the dashboard does not read):
     // the first stops after a checkpoint, the second quits at once.
     const onSigint = (): void => {
-      if (controller.signal.aborted) process.exit(130);
+      if (controller.signal.aborted) process.exit(STOPPED_STATUS);
       controller.abort();
     };
     process.on('SIGINT', onSigint);
@@ -88,13 +100,14 @@ gradient; only the side network (a few hundred thousand parameters) is trained.`
       const result = await train(opts, renderer.emit, controller.signal, {
         afterEpoch: async (runDir, metrics) => {
           const file = path.join(runDir, RUN_FILES.curves);
-          await writeCurves(file, curvePoints(metrics, opts.valSplit));
+          await writingRunFile(file, () => writeCurves(file, curvePoints(metrics, opts.valSplit)));
           return [file];
         },
       });
-      return result.status === 'done' || result.status === 'stopped' ? 0 : 1;
+      return result.status === 'stopped' ? STOPPED_STATUS : 0;
     } catch (error) {
-      renderer.emit({ type: 'end', status: 'failed', seconds: 0, message: (error as Error).message, files: [] });
+      // The dashboard says the run failed; the reason is printed once, by the CLI, as its error line.
+      renderer.emit({ type: 'end', status: 'failed', seconds: 0, files: [] });
       throw error;
     } finally {
       process.off('SIGINT', onSigint);
@@ -105,10 +118,11 @@ gradient; only the side network (a few hundred thousand parameters) is trained.`
 
 /** The parsed options as the library's TrainOptions. */
 function trainOptions({ options: o }: CommandArgs<typeof options>): TrainOptions {
-  const { cropScale, noCache, cacheDtype, noTui: _t, json: _j, ...rest } = o;
+  const { cropScale, noCache, noVal, cacheDtype, noTui: _t, json: _j, ...rest } = o;
   return {
     ...D,
     ...rest,
+    validation: !noVal,
     scale: cropScale,
     cache: noCache ? undefined : (o.cache ?? D.cache),
     cacheDtype: cacheDtype === 'f16' ? 'F16' : 'F32',

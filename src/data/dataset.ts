@@ -90,19 +90,24 @@ export class ClassMap {
 const STAT_BATCH = 2048;
 
 /**
- * Size and kind of many paths, null where a path does not exist. Measured here: a synchronous
- * stat costs about 8 µs, an asynchronous one about 27 µs even 64 at a time (and 110 µs when the
- * file is missing, for the error), so stats run synchronously in batches, yielding to the event
- * loop between batches; with `knownMissing`, paths already known not to exist are not stat'ed.
+ * What `pick` keeps of the stat of many paths, null where a path does not exist. Measured
+ * here: a synchronous stat costs about 8 µs, an asynchronous one about 27 µs even 64 at a time
+ * (and 110 µs when the file is missing, for the error), so stats run synchronously in batches,
+ * yielding to the event loop between batches; with `knownMissing`, paths already known not to
+ * exist are not stat'ed. Only what `pick` returns is kept: holding 270,000 Stats objects (each
+ * with its four Dates) tripled the time of listing Kinetics-400 in garbage collection.
  */
-export async function statMany(paths: readonly string[], knownMissing?: (index: number) => boolean): Promise<(Stats | null)[]> {
-  const out = new Array<Stats | null>(paths.length).fill(null);
+export async function statMany<T>(
+  paths: readonly string[], pick: (stat: Stats) => T, knownMissing?: (index: number) => boolean,
+): Promise<(T | null)[]> {
+  const out = new Array<T | null>(paths.length).fill(null);
   for (let from = 0; from < paths.length; from += STAT_BATCH) {
     const to = Math.min(paths.length, from + STAT_BATCH);
     for (let i = from; i < to; i++) {
       if (knownMissing?.(i)) continue;
       try {
-        out[i] = statSync(paths[i]!, { throwIfNoEntry: false }) ?? null;
+        const stat = statSync(paths[i]!, { throwIfNoEntry: false });
+        out[i] = stat ? pick(stat) : null;
       } catch {
         out[i] = null; // EACCES, ENOTDIR: as good as missing
       }
@@ -142,13 +147,13 @@ async function presentByListing(files: readonly string[]): Promise<(index: numbe
 export async function checkFiles(candidates: readonly DatasetItem[], problems: DatasetProblem[], listed = false): Promise<DatasetItem[]> {
   const files = candidates.map((c) => c.path);
   const present = listed ? () => true : await presentByListing(files);
-  const stats = await statMany(files, (i) => !present(i));
+  const sizes = await statMany(files, (stat) => (stat.isFile() ? stat.size : -1), (i) => !present(i)); // -1: not a file
   const items: DatasetItem[] = [];
   candidates.forEach((c, i) => {
-    const stat = stats[i];
-    if (!stat) problems.push({ path: c.path, reason: 'missing' });
-    else if (!stat.isFile()) problems.push({ path: c.path, reason: 'not a file' });
-    else if (stat.size === 0) problems.push({ path: c.path, reason: 'empty file' });
+    const size = sizes[i];
+    if (size === null || size === undefined) problems.push({ path: c.path, reason: 'missing' });
+    else if (size < 0) problems.push({ path: c.path, reason: 'not a file' });
+    else if (size === 0) problems.push({ path: c.path, reason: 'empty file' });
     else items.push(c);
   });
   return items;

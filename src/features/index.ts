@@ -4,4 +4,7 @@ export {
   featureBatches, clipFeatureSize, isSkipped, mapItems, DEFAULT_WORKERS,
   type PipelineItem, type PipelineOptions, type ViewPlan, type FeatureBatch, type SkippedItem, type ClipSource,
 } from './pipeline.js';
-export { FeatureCache, stableJson, type CacheEntry, type CacheStats } from './cache.js';
+export { FeatureCache, stableJson, type CacheEntry, type CacheStats, type FeatureCacheOptions } from './cache.js';
+export {
+  DEFAULT_CACHE_MAX, evictCacheFolder, readCacheSettings, scanCacheFolder, type CacheContents, type Eviction,
+} from './cache-folder.js';

@@ -135,7 +135,9 @@ async function loadItem<I extends PipelineItem>(item: I, options: PipelineOption
     }
   }
   // Frames are resized as the backbone's preprocessing says, as they are normalised with its mean and std.
-  const { info, clips } = await loadClips(item.path, { ...plan.clip, interpolation: options.backbone.config.interpolation }, createRng(plan.seed));
+  // A stop kills the decode in flight (the signal is not part of the plan, nor of the cache key).
+  const clipOptions = { ...plan.clip, interpolation: options.backbone.config.interpolation, signal: options.signal };
+  const { info, clips } = await loadClips(item.path, clipOptions, createRng(plan.seed));
   const source: ClipSource = {
     indices: clips.map((c) => c.indices), timestamps: clips.map((c) => c.timestamps), fps: info.fps, image: info.image === true,
   };
@@ -159,11 +161,12 @@ async function computeBatch<I extends PipelineItem>(batch: { item: I; loaded: Lo
     await runBackbone(backbone, clips, numFrames, features);
   }
   const backboneMs = performance.now() - started;
-  if (cache) {
+  if (cache?.writable) {
     const shape = [views, numFrames, backbone.layers.length, backbone.tokens, backbone.width];
     for (const m of misses) {
       if (!m.loaded.key) continue;
       const data = features.slice(m.at * views * perClip, (m.at + 1) * views * perClip);
+      // A write that fails turns the cache's writing off (it warns once) and the batch goes on.
       await cache.put(m.loaded.key, { shape, data }, { path: batch[m.at]!.item.path });
     }
   }

@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { validateBackboneConfig, type BackboneConfig } from '../backbone/config.js';
 import { LosaError, errorMessage } from '../errors.js';
-import { exists } from '../fsutil.js';
+import { describeIoError, errnoCode, exists } from '../fsutil.js';
 import { SafetensorsFile } from '../safetensors.js';
 import { validateSideConfig, type SideConfig } from '../side/config.js';
 import type { TrainOptions } from '../train/options.js';
@@ -82,8 +82,9 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new LosaError(`${runDir}: not a losa run directory (no ${RUN_FILES.manifest})`);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') throw new LosaError(`${runDir}: not a losa run directory (no ${RUN_FILES.manifest})`);
+    throw new LosaError(`${file}: cannot read (${describeIoError(error)})`);
   }
   let raw: unknown;
   try {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DatasetItem } from '../data/index.js';
 import { LosaError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import { featureBatches, isSkipped, type FeatureBatch } from '../features/index.js';
 import { RUN_FILES } from '../model/run.js';
 import { createRng } from '../random.js';
@@ -78,6 +79,11 @@ export async function trainEpoch(run: TrainingRun, epoch: number, signal: AbortS
     // The epoch's view was computed by an earlier epoch (of this run or of the one it resumes).
     fromCache: cache !== undefined && epoch >= opts.cacheViews,
   });
+  if (epoch === run.start.epoch && run.start.trained) {
+    // A stop during this epoch's validation: its training was done and recorded in the checkpoint.
+    const record = run.start.trained;
+    return { stopped: false, stepInEpoch: resumed.stepInEpoch, position: resumed.position, record, startedAt: tally.startedAt - (record.seconds ?? 0) * 1000 };
+  }
   const progress = { stepInEpoch: resumed.stepInEpoch, position: resumed.position, batches: 0, accumulated: 0 };
   const accumulator = new GradientAccumulator();
   try {
@@ -130,6 +136,7 @@ function trainBatch(
       `loss became ${loss} at step ${run.step + 1} (epoch ${epoch + 1}); stopped, the last good checkpoint is kept in ${path.join(run.runDir, RUN_FILES.last)}`,
     );
   }
+  failpoint('train-step'); // the gradient computed, the update not yet applied
   progress.accumulated += b;
   progress.batches++;
   const lr = learningRateAt(run.step, run.schedule);

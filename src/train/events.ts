@@ -29,6 +29,8 @@ export interface RunInfo {
     valClips: number;
     /** Files listed but missing, empty or of the wrong kind, found while listing. */
     missing: number;
+    /** False when the run trains without validation (--no-val). */
+    validation: boolean;
   };
   epochs?: number;
   stepsPerEpoch?: number;

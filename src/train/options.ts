@@ -18,6 +18,11 @@ export interface TrainOptions {
   data: string;
   /** Validation source when it is not the same folder/CSV's `val` split. */
   valData?: string;
+  /**
+   * Whether the run validates after each epoch (default true). A validation source that yields
+   * no videos is an error; training without validation takes `validation: false` (--no-val).
+   */
+  validation: boolean;
   trainSplit: string;
   valSplit: string;
   out: string;
@@ -57,6 +62,12 @@ export interface TrainOptions {
   /** Augmented views per training video kept in the cache; epoch e uses view e mod N. */
   cacheViews: number;
   cacheDtype: 'F32' | 'F16';
+  /**
+   * The most bytes the cache folder may hold, least recently used entries evicted first;
+   * recorded in the folder for its later users. Default: the folder's recorded cap, else
+   * DEFAULT_CACHE_MAX (src/features/cache-folder.ts).
+   */
+  cacheMax?: number;
   resume: boolean;
   side: 'losa' | 'linear';
   rank: number;
@@ -83,6 +94,7 @@ export const DEFAULT_BACKBONE = 'vit-ti16';
 export const TRAIN_DEFAULTS = {
   trainSplit: 'train',
   valSplit: 'val',
+  validation: true,
   backbone: DEFAULT_BACKBONE,
   pool: DEFAULT_POOL,
   layers: DEFAULT_LAYERS,

@@ -2,21 +2,23 @@
 // load the frozen backbone, build the side network and its optimiser (restored from the last
 // checkpoint on --resume), write the manifest and pick the feature cache. The result holds
 // everything the later steps (one epoch, validate, save) work on.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadBackbone, resolveBackbone, type Backbone, type BackboneConfig } from '../backbone/index.js';
-import { openDataset, type Dataset, type DatasetItem } from '../data/index.js';
-import { LosaError, errorMessage } from '../errors.js';
+import type { Dataset, DatasetItem } from '../data/index.js';
+import { LosaError } from '../errors.js';
 import { FeatureCache, clipFeatureSize } from '../features/index.js';
-import { exists, formatBytes } from '../fsutil.js';
-import { RUN_FILES, readRunManifest, type RunManifest } from '../model/index.js';
+import { formatBytes } from '../fsutil.js';
+import { RUN_FILES, type RunManifest } from '../model/index.js';
 import {
   AdamW, createSideNetwork, defaultSideConfig, initTf, setSideWeights, type LrSchedule, type SideConfig, type SideNetwork, type TfHandle,
 } from '../side/index.js';
+import { openData } from './data.js';
 import type { EventSink, RunInfo } from './events.js';
 import { sideClipsPerCall } from './gradients.js';
+import { RunLog } from './log.js';
 import { AUTO_CACHE_BYTES, defaultCacheDir, type TrainOptions } from './options.js';
-import { appendLog, readCheckpoint, readMetrics, writeManifest, writeMetrics, type MetricsRecord, type ResumePoint } from './rundir.js';
+import { NEW_RUN, openRunDir } from './resume.js';
+import { writeManifest, writeMetrics, type MetricsRecord, type ResumePoint } from './rundir.js';
 
 /** A training run in progress: what every step works on. */
 export interface TrainingRun {
@@ -42,18 +44,25 @@ export interface TrainingRun {
   metrics: MetricsRecord[];
   /** Videos that could not be read, with the reason; they are left out from then on. */
   skipped: Map<string, string>;
+  /** train.log: what the run left out. */
+  log: RunLog;
   /** Files a user will want next (reported at the end). */
   files: Set<string>;
   info: RunInfo;
   emit: EventSink;
   /** Records a video that could not be read (once): an event and a line in train.log. */
   skip(item: DatasetItem, reason: string): void;
+  /** Frees the side network and the optimiser, ends the backbone process, writes the log's last lines. */
   dispose(): Promise<void>;
 }
 
 export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<TrainingRun> {
   const { runDir, previous } = await openRunDir(opts);
-  const { trainSet, valSet } = await openData(opts, previous, runDir, emit);
+  const log = new RunLog(path.join(runDir, RUN_FILES.log), (message) => emit({ type: 'log', level: 'warn', message }));
+  const { trainSet, valSet } = await openData(opts, previous?.manifest ?? null, log, emit);
+  // The TensorFlow.js backend before the backbone: it is checked in a second, while a large
+  // backbone takes minutes and gigabytes to load (ViT-e: 74 s, 14.7 GiB).
+  const { tf, backend } = await initTf(opts.tfBackend);
   // A preset, a config file, or a model folder (its config, preprocessing and weights together).
   const resolved = await resolveBackbone(opts.backbone);
   if (resolved.folder) emit({ type: 'log', level: 'info', message: `backbone folder ${resolved.folder.note}` });
@@ -65,89 +74,37 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
   let net: SideNetwork | undefined;
   const optimizer = new AdamW({ weightDecay: opts.weightDecay });
   try {
-    if (previous && previous.backbone.digest !== backbone.digest) {
+    if (previous && previous.manifest.backbone.digest !== backbone.digest) {
       throw new LosaError(`${runDir}: the backbone (config, weights, pooling or layers) differs from the one this run was trained with`);
     }
-    const { tf, backend } = await initTf(opts.tfBackend);
     const side = defaultSideConfig(
       { numFrames: opts.numFrames, numLayers: backbone.layers.length, tokens: backbone.tokens, width: backbone.width, numClasses: trainSet.classes.length },
       { kind: opts.side, rank: opts.rank, temporalRank: opts.temporalRank, spatialRank: opts.spatialRank },
     );
     net = createSideNetwork(side, opts.seed);
-    const { start, metrics } = previous ? await restore(runDir, net, optimizer) : { start: NEW_RUN, metrics: [] };
-    const manifest = previous ?? newManifest(opts, runDir, config, backbone, side, trainSet, valSet);
+    if (previous?.weights) {
+      setSideWeights(net, previous.weights);
+      optimizer.setState({ step: previous.start.optimizerStep, tensors: previous.optimizer });
+    }
+    if (previous) await writeMetrics(runDir, previous.metrics);
+    const manifest = previous?.manifest ?? newManifest(opts, runDir, config, backbone, side, trainSet, valSet);
     manifest.progress.finished = false;
     await writeManifest(runDir, manifest);
-    const cacheDir = chooseCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit);
     return assemble({
-      opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, start, metrics, emit, resumed: previous !== null,
-      cache: cacheDir ? new FeatureCache(cacheDir, backbone.digest, opts.cacheDtype) : undefined,
+      opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, emit, log, resumed: previous !== null,
+      start: previous?.start ?? NEW_RUN, metrics: previous?.metrics ?? [],
+      cache: await openCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit),
       tfBackend: backend,
     });
   } catch (error) {
     net?.dispose();
     optimizer.dispose();
     await backbone.dispose();
+    await log.flush();
     throw error;
   }
 }
 
-const NEW_RUN: ResumePoint = { epoch: 0, stepInEpoch: 0, position: 0, step: 0, optimizerStep: 0 };
-
-/** The run directory, created; with --resume, the manifest of the run to continue. */
-async function openRunDir(opts: TrainOptions): Promise<{ runDir: string; previous: RunManifest | null }> {
-  const runDir = path.resolve(opts.out);
-  let previous: RunManifest | null = null;
-  if (await exists(path.join(runDir, RUN_FILES.manifest))) {
-    if (!opts.resume) throw new LosaError(`${runDir}: a run already exists here; pass --resume to continue it or choose another --out`);
-    previous = await readRunManifest(runDir);
-  } else if (opts.resume && !(await exists(path.join(runDir, RUN_FILES.last)))) {
-    throw new LosaError(`${runDir}: nothing to resume (no ${RUN_FILES.last})`);
-  }
-  await fs.mkdir(runDir, { recursive: true });
-  return { runDir, previous };
-}
-
-/** The training and validation sets; entries that could not be listed are logged. */
-async function openData(opts: TrainOptions, previous: RunManifest | null, runDir: string, emit: EventSink): Promise<{ trainSet: Dataset; valSet: Dataset | null }> {
-  const trainSet = await openDataset(opts.data, { split: opts.trainSplit });
-  if (trainSet.items.length === 0) throw new LosaError(`${opts.data}: no training videos found in split "${opts.trainSplit}"`);
-  if (previous && previous.classes.join('\n') !== trainSet.classes.join('\n')) {
-    throw new LosaError(`${opts.data}: classes differ from the run being resumed (${previous.classes.join(', ')})`);
-  }
-  const valSet = await openValidation(opts, trainSet.classes, emit);
-  for (const p of [...trainSet.problems, ...(valSet?.problems ?? [])]) {
-    emit({ type: 'log', level: 'warn', message: `${p.path}: ${p.reason}` });
-    await appendLog(runDir, `listing: ${p.path}: ${p.reason}`);
-  }
-  return { trainSet, valSet };
-}
-
-async function openValidation(opts: TrainOptions, classes: string[], emit: EventSink): Promise<Dataset | null> {
-  const source = opts.valData ?? opts.data;
-  try {
-    const set = await openDataset(source, { split: opts.valSplit, classes });
-    return set.items.length > 0 ? set : null;
-  } catch (error) {
-    if (opts.valData) throw error;
-    emit({ type: 'log', level: 'info', message: `no validation split "${opts.valSplit}" in ${source} (${errorMessage(error)}): training without validation` });
-    return null;
-  }
-}
-
-/** Weights, optimiser state, resume point and metrics of the last checkpoint. */
-async function restore(runDir: string, net: SideNetwork, optimizer: AdamW): Promise<{ start: ResumePoint; metrics: MetricsRecord[] }> {
-  const file = path.join(runDir, RUN_FILES.last);
-  const ckpt = await readCheckpoint(file);
-  if (!ckpt.point) throw new LosaError(`${file}: not a resumable checkpoint`);
-  setSideWeights(net, ckpt.weights);
-  optimizer.setState({ step: ckpt.point.optimizerStep, tensors: ckpt.optimizer });
-  const start = ckpt.point;
-  // Records of epochs after the checkpoint (a kill between metrics and checkpoint) are dropped.
-  const metrics = (await readMetrics(runDir)).filter((r) => r.epoch <= start.epoch);
-  await writeMetrics(runDir, metrics);
-  return { start, metrics };
-}
 
 function newManifest(
   opts: TrainOptions, runDir: string, config: BackboneConfig, backbone: Backbone, side: SideConfig, trainSet: Dataset, valSet: Dataset | null,
@@ -172,19 +129,35 @@ function newManifest(
   };
 }
 
-/** The cache folder to use, resolving 'auto' by the size the data set's features would take. */
-function chooseCache(opts: TrainOptions, trainClips: number, valClips: number, backbone: Backbone, emit: EventSink): string | undefined {
-  if (opts.cache !== 'auto') return opts.cache ? path.resolve(opts.cache) : undefined;
+/**
+ * The feature cache: the folder given, or with 'auto' the user's cache folder when the data
+ * set's features take at most AUTO_CACHE_BYTES. A cap smaller than the run's features is said
+ * at the start: least recently used entries would go before an epoch comes back to them.
+ */
+async function openCache(opts: TrainOptions, trainClips: number, valClips: number, backbone: Backbone, emit: EventSink): Promise<FeatureCache | undefined> {
+  if (opts.cache === undefined) return undefined;
   const views = trainClips * opts.cacheViews + valClips * opts.valViews * opts.valCrops;
   const bytes = views * clipFeatureSize(backbone, opts.numFrames) * (opts.cacheDtype === 'F16' ? 2 : 4);
-  if (bytes > AUTO_CACHE_BYTES) {
+  if (opts.cache === 'auto' && bytes > AUTO_CACHE_BYTES) {
     emit({ type: 'log', level: 'info', message: `feature cache off: it would take ${formatBytes(bytes)}; pass --cache DIR to use one anyway` });
     return undefined;
   }
-  return defaultCacheDir();
+  const dir = opts.cache === 'auto' ? defaultCacheDir() : path.resolve(opts.cache);
+  const cache = new FeatureCache(dir, backbone.digest, opts.cacheDtype, {
+    maxBytes: opts.cacheMax, warn: (message) => emit({ type: 'log', level: 'warn', message }),
+  });
+  const cap = await cache.maxBytes();
+  if (bytes > cap) {
+    emit({
+      type: 'log', level: 'warn',
+      message: `feature cache ${dir}: this run's features take ${formatBytes(bytes)}, more than its cap of ${formatBytes(cap)}; ` +
+        'entries will be evicted before they are used again (raise --cache-max, or pass --no-cache)',
+    });
+  }
+  return cache;
 }
 
-type Parts = Pick<TrainingRun, 'opts' | 'runDir' | 'manifest' | 'trainSet' | 'valSet' | 'backbone' | 'tf' | 'net' | 'optimizer' | 'cache' | 'start' | 'metrics' | 'emit'> & {
+type Parts = Pick<TrainingRun, 'opts' | 'runDir' | 'manifest' | 'trainSet' | 'valSet' | 'backbone' | 'tf' | 'net' | 'optimizer' | 'cache' | 'start' | 'metrics' | 'emit' | 'log'> & {
   tfBackend: string;
   resumed: boolean;
 };
@@ -201,7 +174,7 @@ function assemble(p: Parts): TrainingRun {
     side: { kind: opts.side, params: net.paramCount(), tfBackend: p.tfBackend },
     data: {
       root: opts.data, classes: trainSet.classes, trainClips: trainSet.items.length, valClips: valSet?.items.length ?? 0,
-      missing: trainSet.problems.length + (valSet?.problems.length ?? 0),
+      missing: trainSet.problems.length + (valSet?.problems.length ?? 0), validation: valSet !== null,
     },
     epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: p.cache?.dir,
     resumedFrom: p.resumed ? { epoch: start.epoch + 1, stepInEpoch: start.stepInEpoch, step: start.step } : undefined,
@@ -215,12 +188,13 @@ function assemble(p: Parts): TrainingRun {
       if (skipped.has(item.path)) return;
       skipped.set(item.path, reason);
       p.emit({ type: 'skip', path: item.path, reason, skipped: skipped.size });
-      void appendLog(runDir, `skipped: ${item.path}: ${reason}`);
+      p.log.write(`skipped: ${item.path}: ${reason}`);
     },
     async dispose() {
       net.dispose();
       p.optimizer.dispose();
       await backbone.dispose();
+      await p.log.flush();
     },
   };
 }

@@ -1,22 +1,26 @@
 // Step 4 of a training run: save. After an epoch: its metrics, the best weights when validation
 // improved, the resumable checkpoint, the epoch-end event and the command's own files (plots).
-// After a stop: the checkpoint at the exact position the epoch reached.
+// After a stop: the checkpoint at the exact position the epoch reached (during validation: the
+// epoch's end, with its training record, so that a resumed run validates it again).
 import { performance } from 'node:perf_hooks';
 import { getSideWeights } from '../side/index.js';
 import type { EpochResult } from './epoch.js';
 import type { EpochSummary } from './events.js';
 import type { TrainingRun } from './prepare.js';
-import { appendMetrics, saveBestWeights, saveLastCheckpoint, writeManifest, type MetricsRecord } from './rundir.js';
+import { saveBestWeights, saveLastCheckpoint, writeManifest, writeMetrics, type MetricsRecord } from './rundir.js';
 
 export interface TrainHooks {
   /** Called after each epoch's files are written (the command draws curves.svg here); returns files written. */
   afterEpoch?(runDir: string, metrics: MetricsRecord[]): Promise<string[]>;
 }
 
-/** The resumable checkpoint after `stepInEpoch` steps of epoch `epoch` (from 0) that consumed `position` videos. */
-export async function saveCheckpoint(run: TrainingRun, epoch: number, stepInEpoch: number, position: number): Promise<void> {
+/**
+ * The resumable checkpoint after `stepInEpoch` steps of epoch `epoch` (from 0) that consumed
+ * `position` videos; `trained`: the epoch's training is complete, its validation is not.
+ */
+export async function saveCheckpoint(run: TrainingRun, epoch: number, stepInEpoch: number, position: number, trained?: MetricsRecord): Promise<void> {
   const file = await saveLastCheckpoint(run.runDir, getSideWeights(run.net), run.optimizer.getState(), {
-    epoch, stepInEpoch, position, step: run.step, optimizerStep: run.optimizer.step,
+    epoch, stepInEpoch, position, step: run.step, optimizerStep: run.optimizer.step, trained,
   });
   run.manifest.progress.epoch = epoch;
   run.manifest.progress.step = run.step;
@@ -33,10 +37,8 @@ export async function saveEpoch(
   const seconds = (performance.now() - trained.startedAt) / 1000;
   const train: MetricsRecord = { ...trained.record!, seconds };
   const records = val ? [train, { epoch: epoch + 1, split: opts.valSplit, loss: val.loss, top1: val.top1, top5: val.top5, step: run.step }] : [train];
-  for (const record of records) {
-    run.metrics.push(record);
-    await appendMetrics(run.runDir, record);
-  }
+  run.metrics.push(...records);
+  await writeMetrics(run.runDir, run.metrics);
   // Best by validation top-1; without a validation split, the latest epoch is the best we know.
   const previousBest = manifest.progress.bestTop1;
   const best = !val || previousBest === null || val.top1 > previousBest;

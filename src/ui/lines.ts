@@ -22,7 +22,8 @@ export function headerLines(run: RunInfo): ToneLine[] {
   if (run.data) {
     const d = run.data;
     const missing = d.missing > 0 ? ` · ${d.missing} missing` : '';
-    lines.push({ text: `data ${d.root} · ${d.trainClips} train / ${d.valClips} val clips${missing}`, tone: 'normal' });
+    const clips = d.validation === false ? `${d.trainClips} train clips · no validation (--no-val)` : `${d.trainClips} train / ${d.valClips} val clips`;
+    lines.push({ text: `data ${d.root} · ${clips}${missing}`, tone: 'normal' });
     lines.push({ text: `${d.classes.length} classes: ${listClasses(d.classes)}`, tone: 'normal' });
   }
   const where: string[] = [];

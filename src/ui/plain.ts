@@ -5,6 +5,9 @@ import { estimateRemaining, initialDashboardState, reduceDashboard, type Dashboa
 import { endLine, epochSummaryLine, filesLines, headerLines, stepLine } from './lines.js';
 import { formatDuration } from './format.js';
 
+/** Skipped files printed one by one; the others are counted (the run's train.log lists them all). */
+export const PLAIN_SKIP_LINES = 20;
+
 export interface PlainRendererOptions {
   /** A step line every this many steps of an epoch (and at its last step). Default 10. */
   every?: number;
@@ -47,7 +50,9 @@ export class PlainLines {
         this.write(epochSummaryLine(event.summary, epochs));
         return;
       case 'skip':
-        this.write(`skipped ${event.path}: ${event.reason} (${event.skipped} so far)`);
+        // Thousands of unreadable clips must not drown the log: the first ones, then a count at the end.
+        if (event.skipped <= PLAIN_SKIP_LINES) this.write(`skipped ${event.path}: ${event.reason} (${event.skipped} so far)`);
+        if (event.skipped === PLAIN_SKIP_LINES) this.write(`(further skipped files are counted here and listed in the run's train.log)`);
         return;
       case 'checkpoint':
         this.write(`checkpoint (${event.kind}): ${event.path}`);
@@ -69,7 +74,7 @@ export class PlainLines {
       }
       case 'end':
         this.write(endLine(event).text);
-        if (this.state.skipped > 0) this.write(`${this.state.skipped} file${this.state.skipped === 1 ? '' : 's'} skipped`);
+        if (this.state.skipped > 0) this.write(`${this.state.skipped} file${this.state.skipped === 1 ? '' : 's'} skipped (listed in the run's train.log)`);
         for (const line of filesLines(event.files)) this.write(line);
         return;
       case 'epoch-start':

@@ -14,7 +14,7 @@ export function sampleRunInfo(options: SampleRunOptions = {}): RunInfo {
     command: 'train',
     backbone: { name: 'ViT-Ti/16', params: 5_524_416, randomWeights: options.randomWeights ?? true, device: 'cpu', chunk: 16 },
     side: { kind: 'losa', params: 123_456, tfBackend: 'wasm' },
-    data: { root: 'video/demo', classes: ['left', 'right', 'up', 'down'], trainClips: 96, valClips: 32, missing: 0 },
+    data: { root: 'video/demo', classes: ['left', 'right', 'up', 'down'], trainClips: 96, valClips: 32, missing: 0, validation: true },
     epochs: options.epochs ?? 2,
     stepsPerEpoch: options.stepsPerEpoch ?? 12,
     batchSize: 8,

@@ -13,6 +13,32 @@ export type StaticItem =
   | { key: string; kind: 'epoch'; summary: EpochSummary; epochs?: number }
   | { key: string; kind: 'log'; level: 'info' | 'warn'; message: string };
 
+/**
+ * The static lines as an append-only list shared by successive states: a state sees the first
+ * `length` items of `all`. Appending to the latest state pushes in place, so N messages cost N
+ * pushes (copying the list on every event cost N²/2 copied slots: a minute for 25,000 of them);
+ * appending to an older state, whose list has grown since, copies its own part first.
+ */
+export interface StaticLog {
+  readonly all: StaticItem[];
+  readonly length: number;
+}
+
+/** A static item before it has its key (by default, its kind and place). */
+type NewStaticItem = StaticItem extends infer I ? (I extends StaticItem ? Omit<I, 'key'> & { key?: string } : never) : never;
+
+/** `log` with `item` after its last line (`log` itself still sees what it saw). */
+export function appendStatic(log: StaticLog, item: NewStaticItem): StaticLog {
+  const all = log.all.length === log.length ? log.all : log.all.slice(0, log.length);
+  all.push({ ...item, key: item.key ?? `${item.kind}-${all.length}` } as StaticItem);
+  return { all, length: all.length };
+}
+
+/** The lines a state sees, as an array of their own (a new one each time the log grows). */
+export function staticItems(log: StaticLog): StaticItem[] {
+  return log.all.slice(0, log.length);
+}
+
 export interface EpochProgress {
   epoch: number;
   epochs: number;
@@ -39,7 +65,7 @@ export interface DashboardState {
   finished: EpochSummary[];
   /** Seconds the last finished epoch spent outside its training steps (validation, saving). */
   epochOverheadSeconds: number;
-  staticItems: StaticItem[];
+  staticLog: StaticLog;
   skipped: number;
   lastSkip?: { path: string; reason: string };
   lastCheckpoint?: CheckpointEvent & { at: number; epoch?: number };
@@ -53,7 +79,7 @@ export interface DashboardState {
 export const SPARKLINE_STEPS = 40;
 
 export function initialDashboardState(now = 0): DashboardState {
-  return { now, recentLosses: [], finished: [], epochOverheadSeconds: 0, staticItems: [], skipped: 0, stopping: false };
+  return { now, recentLosses: [], finished: [], epochOverheadSeconds: 0, staticLog: { all: [], length: 0 }, skipped: 0, stopping: false };
 }
 
 /** Returns the state after `event`, received at time `now` (ms). Never mutates `state`. */
@@ -62,7 +88,7 @@ export function reduceDashboard(state: DashboardState, event: LosaEvent, now: nu
   switch (event.type) {
     case 'start':
       s.run = event.run;
-      s.staticItems = [...s.staticItems, { key: `header-${s.staticItems.length}`, kind: 'header', run: event.run }];
+      s.staticLog = appendStatic(s.staticLog, { kind: 'header', run: event.run });
       return s;
     case 'epoch-start':
       s.epoch = {
@@ -95,7 +121,7 @@ export function reduceDashboard(state: DashboardState, event: LosaEvent, now: nu
       return s;
     }
     case 'log':
-      s.staticItems = [...s.staticItems, { key: `log-${s.staticItems.length}`, kind: 'log', level: event.level, message: event.message }];
+      s.staticLog = appendStatic(s.staticLog, { kind: 'log', level: event.level, message: event.message });
       return s;
     case 'end':
       s.end = event;
@@ -120,10 +146,10 @@ function withStep(s: DashboardState, event: StepEvent, now: number): DashboardSt
 
 /** The state after an epoch ends: its row above the live area, and how long it spent outside its steps. */
 function withEpochEnd(s: DashboardState, summary: EpochSummary): DashboardState {
-  const items = [...s.staticItems];
-  if (!items.some((i) => i.kind === 'table-head')) items.push({ key: 'table-head', kind: 'table-head' });
-  items.push({ key: `epoch-${items.length}`, kind: 'epoch', summary, epochs: s.epoch?.epochs ?? s.run?.epochs });
-  const out: DashboardState = { ...s, staticItems: items, finished: [...s.finished, summary], validating: undefined };
+  // The table's heading comes before the first finished epoch.
+  let log = s.finished.length === 0 ? appendStatic(s.staticLog, { key: 'table-head', kind: 'table-head' }) : s.staticLog;
+  log = appendStatic(log, { kind: 'epoch', summary, epochs: s.epoch?.epochs ?? s.run?.epochs });
+  const out: DashboardState = { ...s, staticLog: log, finished: [...s.finished, summary], validating: undefined };
   if (s.epoch && s.epoch.epoch === summary.epoch && s.epoch.lastStepAt !== undefined) {
     const trainSeconds = (s.epoch.lastStepAt - s.epoch.startedAt) / 1000;
     out.epochOverheadSeconds = Math.max(0, summary.seconds - trainSeconds);

@@ -285,19 +285,26 @@ export async function writeVideo(file: string, frames: Iterable<Uint8Array>, opt
     const stdin = child.stdin!;
     let broken = false;
     stdin.on('error', () => { broken = true; }); // ffmpeg died; its exit status says why
-    for (const frame of frames) {
-      if (broken) break;
-      if (!stdin.write(frame)) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            stdin.off('drain', done);
-            stdin.off('close', done);
-            resolve();
-          };
-          stdin.on('drain', done);
-          stdin.on('close', done);
-        });
+    try {
+      for (const frame of frames) {
+        if (broken) break;
+        if (!stdin.write(frame)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              stdin.off('drain', done);
+              stdin.off('close', done);
+              resolve();
+            };
+            stdin.on('drain', done);
+            stdin.on('close', done);
+          });
+        }
       }
+    } catch (error) {
+      // The frames' generator threw: ffmpeg would wait for more input for ever. End it first.
+      child.kill('SIGKILL');
+      await done;
+      throw error;
     }
     stdin.end();
     const result = await done;

@@ -1,8 +1,8 @@
 // The training dashboard: permanent lines (header, finished epochs, messages) in <Static>,
 // the live panel below them, and the q / Ctrl-C key that asks the run to stop.
-import React, { useCallback, useRef, useState } from 'react';
+import React, { useCallback, useMemo, useRef, useState } from 'react';
 import { Box, Static, Text, useInput, useStdin } from 'ink';
-import type { DashboardState, StaticItem } from '../state.js';
+import { staticItems, type DashboardState, type StaticItem } from '../state.js';
 import { StaticLine } from './StaticLine.js';
 import { LivePanel } from './LivePanel.js';
 import { EndPanel } from './EndPanel.js';
@@ -38,9 +38,11 @@ export function Dashboard({ state, onStop, onForceStop }: DashboardProps): React
   useInput(onKey, { isActive: listening });
 
   const showStopping = (stopping || state.stopping) && !state.end;
+  // A new array only when lines were added: <Static> prints the ones past those it printed.
+  const lines = useMemo(() => staticItems(state.staticLog), [state.staticLog]);
   return (
     <Box flexDirection="column">
-      <Static items={state.staticItems}>{(item: StaticItem) => <StaticLine key={item.key} item={item} />}</Static>
+      <Static items={lines}>{(item: StaticItem) => <StaticLine key={item.key} item={item} />}</Static>
       {state.end ? <EndPanel end={state.end} skipped={state.skipped} /> : <LivePanel state={state} />}
       {showStopping ? (
         <Text bold color="yellow">stopping after checkpoint… (Ctrl-C again to quit at once)</Text>
