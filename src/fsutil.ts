@@ -2,15 +2,36 @@
 // and the folder is flushed too: a killed run, or a power cut, never leaves a half-written or
 // empty file where a good one was (a rename without the fsyncs can reach the disk before the
 // data does).
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 let counter = 0;
+// Several machines may write into one shared folder (a feature cache on NFS), and processes on
+// different machines (or in containers, all pid 1) share pids: a random tag keeps names apart.
+const processTag = `${process.pid}-${randomBytes(4).toString('hex')}`;
 
 /** A unique temporary path in the same directory as `target` (same filesystem, so rename is atomic). */
 export function tempPathFor(target: string): string {
   const dir = path.dirname(target);
-  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${counter++}`);
+  return path.join(dir, `${tempPrefix(target)}${processTag}-${counter++}`);
+}
+
+function tempPrefix(target: string): string {
+  return `.${path.basename(target)}.tmp-`;
+}
+
+/**
+ * Removes the temporary files of `target` that writers killed mid-write left behind (from any
+ * process); returns how many. Only for a target whose writer now owns it: a live writer's
+ * temporary file would go too (its rename then fails).
+ */
+export async function removeTempsOf(target: string): Promise<number> {
+  const prefix = tempPrefix(target);
+  const names = await fs.readdir(path.dirname(target)).catch(() => [] as string[]);
+  const stale = names.filter((n) => n.startsWith(prefix));
+  await Promise.all(stale.map((n) => fs.rm(path.join(path.dirname(target), n), { force: true })));
+  return stale.length;
 }
 
 /** Write `data` to `target` atomically (temporary file, fsync, rename, fsync of the folder). */

@@ -14,6 +14,8 @@ export const COMMANDS: Record<string, Entry> = {
   info: entry('parameters, FLOPs, memory and chunk size of a backbone', () => import('./info.js')),
   features: entry('run the frozen backbone and write per-layer pooled features', () => import('./features.js')),
   train: entry('train the LoSA side network on a folder of videos', () => import('./train.js')),
+  extract: entry('compute the feature cache of a data set, on many machines through a queue on Redis', () => import('./extract.js')),
+  worker: entry('take feature-extraction jobs from a queue on Redis and write them into the shared cache', () => import('./worker.js')),
   eval: entry('evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix', () => import('./eval.js')),
   classify: entry('classify video or image files with a trained run', () => import('./classify.js')),
 };

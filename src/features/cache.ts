@@ -102,6 +102,20 @@ export class FeatureCache {
     }
   }
 
+  // --- for `losa extract` and its workers (src/extract/): planning and cleaning up without reading entries ---
+
+  /** The file an entry of `key` is stored in. */
+  entryPath(key: string): string {
+    return this.pathOf(key);
+  }
+
+  /** Whether an entry of `key` exists (it is not read: a damaged one still counts). */
+  async has(key: string): Promise<boolean> {
+    return fs.access(this.pathOf(key)).then(() => true, () => false);
+  }
+
+  // --- end ---
+
   async put(key: string, entry: CacheEntry, metadata: Record<string, string> = {}): Promise<void> {
     await writeSafetensors(this.pathOf(key), [{ name: 'features', shape: entry.shape, data: entry.data, dtype: this.dtype }], {
       backbone: this.backboneDigest,

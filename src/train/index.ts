@@ -7,6 +7,7 @@ export * from './epoch.js';
 export * from './validate.js';
 export * from './save.js';
 export * from './views.js';
+export * from './sets.js';
 export * from './gradients.js';
 export * from './rundir.js';
 export type * from './events.js';

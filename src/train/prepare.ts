@@ -4,7 +4,7 @@
 // everything the later steps (one epoch, validate, save) work on.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadBackbone, resolveBackbone, type Backbone, type BackboneConfig } from '../backbone/index.js';
+import { loadBackbone, openLazyBackbone, resolveBackbone, type Backbone, type BackboneConfig, type BackboneOptions } from '../backbone/index.js';
 import { openDataset, type Dataset, type DatasetItem } from '../data/index.js';
 import { LosaError, errorMessage } from '../errors.js';
 import { FeatureCache, clipFeatureSize } from '../features/index.js';
@@ -15,7 +15,9 @@ import {
 } from '../side/index.js';
 import type { EventSink, RunInfo } from './events.js';
 import { sideClipsPerCall } from './gradients.js';
+import { openValidation } from './sets.js';
 import { AUTO_CACHE_BYTES, defaultCacheDir, type TrainOptions } from './options.js';
+import { runSampling } from './views.js';
 import { appendLog, readCheckpoint, readMetrics, writeManifest, writeMetrics, type MetricsRecord, type ResumePoint } from './rundir.js';
 
 /** A training run in progress: what every step works on. */
@@ -59,9 +61,9 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
   if (resolved.folder) emit({ type: 'log', level: 'info', message: `backbone folder ${resolved.folder.note}` });
   const config: BackboneConfig = opts.imageSize ? { ...resolved.config, imageSize: opts.imageSize } : resolved.config;
   const weights = opts.weights ?? resolved.weights;
-  const backbone = await loadBackbone({
+  const backbone = await openBackbone(opts, {
     config, weights, pool: opts.pool, layers: opts.layers, device: opts.device, chunk: opts.chunk, seed: opts.backboneSeed,
-  });
+  }, emit);
   let net: SideNetwork | undefined;
   const optimizer = new AdamW({ weightDecay: opts.weightDecay });
   try {
@@ -79,6 +81,9 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
     manifest.progress.finished = false;
     await writeManifest(runDir, manifest);
     const cacheDir = chooseCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit);
+    if (cacheDir && 'loaded' in backbone && !backbone.loaded) {
+      emit({ type: 'log', level: 'info', message: `backbone not loaded: features come from the cache ${cacheDir}; it starts only for a clip missing there` });
+    }
     return assemble({
       opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, start, metrics, emit, resumed: previous !== null,
       cache: cacheDir ? new FeatureCache(cacheDir, backbone.digest, opts.cacheDtype) : undefined,
@@ -91,6 +96,28 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
     throw error;
   }
 }
+
+// --- the lazy backbone (a run on a cache filled by `losa extract` never starts it) ---
+
+/**
+ * With a feature cache, the backbone's session starts at the first clip missing from the cache
+ * (its digest, which keys the cache, needs only the config and the weights' bytes); without
+ * one, every clip needs it, so it starts now.
+ */
+async function openBackbone(opts: TrainOptions, options: BackboneOptions, emit: EventSink): Promise<Backbone> {
+  if (opts.cache === undefined) return loadBackbone(options);
+  return openLazyBackbone(options, {
+    onLoad: () => emit({ type: 'log', level: 'info', message: 'starting the backbone: a clip\'s features are not in the cache' }),
+  });
+}
+
+/** What `dispose` says of a lazy backbone that never started. */
+function neverStarted(backbone: Backbone, cache: FeatureCache | undefined): string | undefined {
+  if (!cache || !('loaded' in backbone) || backbone.loaded) return undefined;
+  return `the backbone was never started: every clip's features came from the cache ${cache.dir}`;
+}
+
+// --- end of the lazy backbone ---
 
 const NEW_RUN: ResumePoint = { epoch: 0, stepInEpoch: 0, position: 0, step: 0, optimizerStep: 0 };
 
@@ -123,18 +150,6 @@ async function openData(opts: TrainOptions, previous: RunManifest | null, runDir
   return { trainSet, valSet };
 }
 
-async function openValidation(opts: TrainOptions, classes: string[], emit: EventSink): Promise<Dataset | null> {
-  const source = opts.valData ?? opts.data;
-  try {
-    const set = await openDataset(source, { split: opts.valSplit, classes });
-    return set.items.length > 0 ? set : null;
-  } catch (error) {
-    if (opts.valData) throw error;
-    emit({ type: 'log', level: 'info', message: `no validation split "${opts.valSplit}" in ${source} (${errorMessage(error)}): training without validation` });
-    return null;
-  }
-}
-
 /** Weights, optimiser state, resume point and metrics of the last checkpoint. */
 async function restore(runDir: string, net: SideNetwork, optimizer: AdamW): Promise<{ start: ResumePoint; metrics: MetricsRecord[] }> {
   const file = path.join(runDir, RUN_FILES.last);
@@ -160,9 +175,7 @@ function newManifest(
       name: backbone.name, config: { ...config }, weights: backbone.weightsFile ? path.resolve(backbone.weightsFile) : null, digest: backbone.digest,
       pool: opts.pool, layers: opts.layers, seed: opts.backboneSeed, params: backbone.params,
     },
-    sampling: {
-      numFrames: opts.numFrames, size: config.imageSize, sampling: opts.sampling, stride: opts.stride, flip: opts.flip, scale: opts.scale, ratio: opts.ratio,
-    },
+    sampling: runSampling(opts, config.imageSize),
     side: { ...side },
     training: { ...opts, out: runDir },
     data: { source: path.resolve(opts.data), trainClips: trainSet.items.length, valClips: valSet?.items.length ?? 0 },
@@ -218,6 +231,8 @@ function assemble(p: Parts): TrainingRun {
       void appendLog(runDir, `skipped: ${item.path}: ${reason}`);
     },
     async dispose() {
+      const note = neverStarted(backbone, p.cache);
+      if (note) p.emit({ type: 'log', level: 'info', message: note });
       net.dispose();
       p.optimizer.dispose();
       await backbone.dispose();

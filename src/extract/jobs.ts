@@ -1,0 +1,135 @@
+// What `losa extract` asks for: one job per video, holding everything a worker on another
+// machine needs (the file, its views' sampling and seeds, the backbone, the cache folder), so
+// that the entries it writes are exactly those `losa train --cache DIR` with the same options
+// looks up. The views are training's own: its cached training views (view v of `--cache-views`,
+// from src/train/views.ts) and validation's test view (src/model/view.ts), keyed as the feature
+// pipeline keys them. A job's id is derived from its entries' cache keys, so enqueueing the same
+// work twice adds nothing.
+import { createHash } from 'node:crypto';
+import { backboneDigestOf, resolveBackbone, type BackboneConfig, type BackboneOptions } from '../backbone/index.js';
+import { openDataset, type Dataset } from '../data/index.js';
+import { errorMessage } from '../errors.js';
+import { FeatureCache, viewCacheKey, type ViewPlan } from '../features/index.js';
+import { testPlan, validationSeed } from '../model/view.js';
+import type { EventSink } from '../train/events.js';
+import type { TrainOptions } from '../train/options.js';
+import { openValidation } from '../train/sets.js';
+import { runSampling, trainingPlan } from '../train/views.js';
+
+/** The backbone a job is computed with: what a worker loads, and the digest the keys were made with. */
+export interface BackboneSpec {
+  config: BackboneConfig;
+  /** Absolute path of the weights (a file every worker can read), or none for seeded random weights. */
+  weights?: string;
+  pool: string;
+  layers: string;
+  seed: number;
+  digest: string;
+}
+
+/** One job: the cache entries of one video. */
+export interface ExtractJob {
+  /** The video, as the data set names it (training's seeds include this name). */
+  file: string;
+  /** Its views: training's cached views, then validation's test view when it is a validation video. */
+  views: ViewPlan[];
+  backbone: BackboneSpec;
+  cache: { dir: string; dtype: 'F32' | 'F16' };
+}
+
+export interface PlannedJob {
+  id: string;
+  data: ExtractJob;
+  /** Clips the job stands for (a test view of V views × C crops is V·C clips). */
+  clips: number;
+}
+
+/** The options of `losa train` that decide which cache entries it looks up. */
+export type ExtractOptions = Pick<
+  TrainOptions,
+  | 'data' | 'valData' | 'trainSplit' | 'valSplit' | 'backbone' | 'weights' | 'imageSize' | 'pool' | 'layers' | 'backboneSeed'
+  | 'numFrames' | 'sampling' | 'stride' | 'flip' | 'scale' | 'ratio' | 'valViews' | 'valCrops' | 'seed' | 'cacheViews' | 'cacheDtype'
+> & { cache: string };
+
+export interface ExtractPlan {
+  /** Jobs with at least one entry missing from the cache. */
+  jobs: PlannedJob[];
+  videos: number;
+  /** Videos whose every entry is in the cache already. */
+  cached: number;
+  /** Clips of the jobs. */
+  clips: number;
+  /** Videos that could not be planned (unreadable), with the reason. */
+  problems: { file: string; reason: string }[];
+  backbone: { name: string; spec: BackboneSpec; options: BackboneOptions };
+  cache: FeatureCache;
+}
+
+/** Files whose keys are computed at once (each reads 128 KiB of its video). */
+const KEY_CONCURRENCY = 16;
+
+export async function planExtraction(opts: ExtractOptions, emit: EventSink): Promise<ExtractPlan> {
+  const resolved = await resolveBackbone(opts.backbone);
+  const config: BackboneConfig = opts.imageSize ? { ...resolved.config, imageSize: opts.imageSize } : resolved.config;
+  const options: BackboneOptions = { config, weights: opts.weights ?? resolved.weights, pool: opts.pool, layers: opts.layers, seed: opts.backboneSeed };
+  const spec: BackboneSpec = {
+    config, pool: opts.pool, layers: opts.layers, seed: opts.backboneSeed, digest: await backboneDigestOf(options),
+    ...(options.weights ? { weights: options.weights } : {}),
+  };
+  const cache = new FeatureCache(opts.cache, spec.digest, opts.cacheDtype);
+  const videos = videoViews(opts, ...(await openSets(opts, emit)), config.imageSize);
+  const jobs: PlannedJob[] = [];
+  const problems: ExtractPlan['problems'] = [];
+  let cached = 0;
+  const entries = [...videos];
+  for (let i = 0; i < entries.length; i += KEY_CONCURRENCY) {
+    await Promise.all(entries.slice(i, i + KEY_CONCURRENCY).map(async ([file, views]) => {
+      try {
+        const keys = await Promise.all(views.map((plan) => viewCacheKey(cache, file, plan)));
+        if ((await Promise.all(keys.map((k) => cache.has(k)))).every(Boolean)) return void cached++;
+        const data: ExtractJob = { file, views, backbone: spec, cache: { dir: cache.dir, dtype: cache.dtype } };
+        jobs.push({ id: jobId(keys), data, clips: views.reduce((n, v) => n + clipsOf(v), 0) });
+      } catch (error) {
+        problems.push({ file, reason: errorMessage(error) });
+      }
+    }));
+  }
+  return {
+    jobs, videos: videos.size, cached, clips: jobs.reduce((n, j) => n + j.clips, 0), problems, cache,
+    backbone: { name: config.name ?? 'vit', spec, options },
+  };
+}
+
+async function openSets(opts: ExtractOptions, emit: EventSink): Promise<[Dataset, Dataset | null]> {
+  const trainSet = await openDataset(opts.data, { split: opts.trainSplit });
+  const valSet = await openValidation(opts, trainSet.classes, emit);
+  for (const p of [...trainSet.problems, ...(valSet?.problems ?? [])]) emit({ type: 'log', level: 'warn', message: `${p.path}: ${p.reason}` });
+  return [trainSet, valSet];
+}
+
+/** Every video with the views training will look up in the cache, in data set order. */
+function videoViews(opts: ExtractOptions, trainSet: Dataset, valSet: Dataset | null, imageSize: number): Map<string, ViewPlan[]> {
+  const sampling = runSampling(opts, imageSize);
+  const out = new Map<string, ViewPlan[]>();
+  const add = (file: string, plan: ViewPlan): void => {
+    const views = out.get(file) ?? [];
+    if (!views.some((v) => v.seed === plan.seed && JSON.stringify(v.clip) === JSON.stringify(plan.clip))) views.push(plan);
+    out.set(file, views);
+  };
+  for (const item of trainSet.items) {
+    for (let view = 0; view < opts.cacheViews; view++) add(item.path, trainingPlan({ ...sampling, seed: opts.seed }, item.path, view));
+  }
+  const val = testPlan(sampling, { views: opts.valViews, crops: opts.valCrops }, validationSeed(opts.seed));
+  for (const item of valSet?.items ?? []) add(item.path, val);
+  return out;
+}
+
+/** A job's id from its entries' keys: hex, so never the ':' BullMQ refuses in ids. */
+export function jobId(keys: string[]): string {
+  return createHash('sha256').update([...keys].sort().join('\n')).digest('hex');
+}
+
+/** Clips a view stands for. */
+export function clipsOf(plan: ViewPlan): number {
+  return plan.clip.mode === 'test' ? (plan.clip.views ?? 1) * (plan.clip.crops ?? 1) : 1;
+}
