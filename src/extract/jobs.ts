@@ -83,21 +83,30 @@ export async function planExtraction(opts: ExtractOptions, emit: EventSink): Pro
   let cached = 0;
   const entries = [...videos];
   for (let i = 0; i < entries.length; i += KEY_CONCURRENCY) {
-    await Promise.all(entries.slice(i, i + KEY_CONCURRENCY).map(async ([file, views]) => {
-      try {
-        const keys = await Promise.all(views.map((plan) => viewCacheKey(cache, file, plan)));
-        if ((await Promise.all(keys.map((k) => cache.has(k)))).every(Boolean)) return void cached++;
-        const data: ExtractJob = { file, views, backbone: spec, cache: { dir: cache.dir, dtype: cache.dtype } };
-        jobs.push({ id: jobId(keys), data, clips: views.reduce((n, v) => n + clipsOf(v), 0) });
-      } catch (error) {
-        problems.push({ file, reason: errorMessage(error) });
-      }
-    }));
+    const planned = await Promise.all(entries.slice(i, i + KEY_CONCURRENCY).map(([file, views]) => planJob(file, views, spec, cache)));
+    // In data set order: the queue hands jobs out first in, first out.
+    for (const p of planned) {
+      if (p === 'cached') cached++;
+      else if ('reason' in p) problems.push(p);
+      else jobs.push(p);
+    }
   }
   return {
     jobs, videos: videos.size, cached, clips: jobs.reduce((n, j) => n + j.clips, 0), problems, cache,
     backbone: { name: config.name ?? 'vit', spec, options },
   };
+}
+
+/** A video's job, or 'cached' when every entry is there, or why it cannot be planned. */
+async function planJob(file: string, views: ViewPlan[], spec: BackboneSpec, cache: FeatureCache): Promise<PlannedJob | 'cached' | { file: string; reason: string }> {
+  try {
+    const keys = await Promise.all(views.map((plan) => viewCacheKey(cache, file, plan)));
+    if ((await Promise.all(keys.map((k) => cache.has(k)))).every(Boolean)) return 'cached';
+    const data: ExtractJob = { file, views, backbone: spec, cache: { dir: cache.dir, dtype: cache.dtype } };
+    return { id: jobId(keys), data, clips: views.reduce((n, v) => n + clipsOf(v), 0) };
+  } catch (error) {
+    return { file, reason: errorMessage(error) };
+  }
 }
 
 async function openSets(opts: ExtractOptions, emit: EventSink): Promise<[Dataset, Dataset | null]> {
