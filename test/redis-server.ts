@@ -38,9 +38,9 @@ export const INSTALL_HINT =
   '(`npm test` does it when run as root), on macOS `brew install redis`; or set LOSA_REDIS_SERVER to its path';
 
 /** Fails with INSTALL_HINT when there is no redis-server to run. */
-export function requireRedisServer(): void {
-  const probe = spawnSync(SERVER, ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) throw new Error(`redis-server not found: ${INSTALL_HINT}`);
+export function requireRedisServer(server = SERVER): void {
+  const probe = spawnSync(server, ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) throw new Error(`${server} not found: ${INSTALL_HINT}`);
 }
 
 /** A port nothing listens on now. */
