@@ -6,13 +6,13 @@ import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
 import type { ExtractOptions } from '../extract/jobs.js';
 import type { ExtractEvent } from '../extract/progress.js';
-import { DEFAULT_QUEUE } from '../extract/queue.js';
+import { DEFAULT_QUEUE } from '../extract/settings.js';
 import { REDIS_URL_ENV, parseRedisUrl } from '../extract/redis-url.js';
 import { createExtractRenderer } from '../extract/render.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
 import { pickRenderMode } from '../ui/index.js';
 import {
-  CACHE_VIEW_OPTIONS, DEVICE_OPTIONS, RUN_SEED_OPTION, TRAIN_BACKBONE_OPTIONS, TRAIN_DATA_OPTIONS, TRAIN_SAMPLING_OPTIONS, WORKERS_OPTION, grouped,
+  CACHE_VIEW_OPTIONS, DEVICE_OPTIONS, RUN_SEED_OPTION, TRAIN_BACKBONE_OPTIONS, TRAIN_DATA_OPTIONS, TRAIN_SAMPLING_OPTIONS, WORKERS_HELP, WORKERS_OPTION, grouped,
 } from './common.js';
 import { defineCommand, type CommandArgs } from './command.js';
 import { file, flag, text, type OptionTable } from './options.js';
@@ -36,7 +36,7 @@ const options = {
   }),
   ...grouped('Queue', {
     ...REDIS_OPTIONS,
-    workers: { ...WORKERS_OPTION.workers, help: 'without Redis: jobs at once in this process (one ffmpeg each)' },
+    workers: { ...WORKERS_OPTION.workers, help: `${WORKERS_HELP} (without Redis: jobs at once in this process, one ffmpeg each)` },
   }),
   ...grouped('Output', {
     noTui: flag({ help: 'plain lines instead of the dashboard' }),

@@ -5,14 +5,11 @@
 import { UsageError } from '../errors.js';
 import { DEFAULT_WORKERS } from '../features/pipeline.js';
 import { REDIS_URL_ENV, parseRedisUrl } from '../extract/redis-url.js';
-import { DEFAULT_STALL_SECONDS } from '../extract/queue.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_STALL_SECONDS } from '../extract/settings.js';
 import { DEVICE_OPTIONS } from './common.js';
 import { defineCommand } from './command.js';
 import { REDIS_OPTIONS } from './extract.js';
 import { flag, int, type OptionTable } from './options.js';
-
-/** Seconds a stopping worker gives its jobs before handing them back (Kubernetes waits 30 s before SIGKILL). */
-export const DEFAULT_GRACE_SECONDS = 25;
 
 const options = {
   ...REDIS_OPTIONS,

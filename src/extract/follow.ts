@@ -109,18 +109,19 @@ async function reconcile(o: FollowOptions, byId: Map<string, PlannedJob>, finish
       o.emit({ type: 'failed', job: id, file: job.data.file, reason });
       finish(id, reason);
     } else if (state === 'completed' || state === 'unknown') {
-      // Gone from the queue (completed jobs are dropped): its entries tell whether it was done.
-      const keys = await Promise.all(job.data.views.map((plan) => viewCacheKey(o.cache, job.data.file, plan)));
-      if ((await Promise.all(keys.map((k) => o.cache.has(k)))).every(Boolean)) {
-        o.emit({ type: 'done', job: id, file: job.data.file, clips: job.clips, computed: 0, ms: 0 });
-        finish(id);
-      } else if (state === 'unknown') {
-        const reason = 'the job left the queue without its features (was the queue emptied?)';
-        o.emit({ type: 'failed', job: id, file: job.data.file, reason });
-        finish(id, reason);
-      }
+      // A completed job, or one gone from the queue (completed jobs are dropped after a while):
+      // its entries tell whether it was done.
+      const done = state === 'completed' || (await entriesPresent(o.cache, job));
+      const reason = 'the job left the queue without its features (was the queue emptied?)';
+      o.emit(done ? { type: 'done', job: id, file: job.data.file, clips: job.clips, computed: 0, ms: 0 } : { type: 'failed', job: id, file: job.data.file, reason });
+      finish(id, done ? undefined : reason);
     }
   }
+}
+
+async function entriesPresent(cache: FeatureCache, job: PlannedJob): Promise<boolean> {
+  const keys = await Promise.all(job.data.views.map((plan) => viewCacheKey(cache, job.data.file, plan)));
+  return (await Promise.all(keys.map((k) => cache.has(k)))).every(Boolean);
 }
 
 export interface LocalOptions {

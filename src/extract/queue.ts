@@ -11,12 +11,7 @@ import { Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 import { LosaError, errorMessage } from '../errors.js';
 import { redact, type RedisTarget } from './redis-url.js';
-
-/** The queue `losa extract` and `losa worker` use unless told otherwise. */
-export const DEFAULT_QUEUE = 'losa-extract';
-
-/** Seconds without a lock renewal before an active job counts as stalled and goes to another worker. */
-export const DEFAULT_STALL_SECONDS = 30;
+import { DEFAULT_STALL_SECONDS } from './settings.js';
 
 /** How long `checkRedis` waits for a connection. */
 const CONNECT_TIMEOUT_MS = 5000;
