@@ -158,6 +158,28 @@ describe('extraction on three workers through Redis, one killed mid-job', () => 
   }, 120_000);
 });
 
+describe('a worker stopped with SIGTERM in the middle of a job', () => {
+  it('hands the job back after --grace, exits 0, and another worker does it', async () => {
+    const queue = ['--redis', redis.url, '--queue', 'handback'];
+    const first = spawnLosa(['worker', ...queue, '--concurrency', '1', '--grace', '0'], { cwd: dir });
+    await first.waitForLine((l) => l.startsWith('losa worker '));
+    const extract = spawnLosa(['extract', ...RUN, '--cache', 'handback', ...queue, '--json'], { cwd: dir });
+    await extract.waitForLine((l) => l.includes('"active"') && l.includes(workerName(first)) && l.includes('0-long.mp4'));
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ status: 0, signal: null });
+    expect(first.stdout()).toContain(`handed back ${path.join(dir, LONG)}`);
+    expect(first.stdout()).toContain('stopped: 0 jobs done, 0 failed');
+    const second = spawnLosa(['worker', ...queue, '--concurrency', '2'], { cwd: dir });
+    expect((await extract.exited).status).toBe(1); // the broken video
+    const end = jsonLines<Event>(extract.stdout()).find((e) => e.type === 'end')!;
+    expect(end).toMatchObject({ done: 9 });
+    expect(end.failed!.map((f) => f.file)).toEqual([path.join(dir, BROKEN)]);
+    expect(await filesUnder(path.join(dir, 'handback'))).toEqual(await filesUnder(path.join(dir, 'reference')));
+    second.child.kill('SIGTERM');
+    expect((await second.exited).status).toBe(0);
+  }, 180_000);
+});
+
 describe('`losa train --cache` on an extracted cache', () => {
   it('never starts the backbone, and says so; on an empty cache it does', async () => {
     const marks = path.join(dir, 'marks');
