@@ -23,6 +23,19 @@ export function parseTempName(name: string): { target: string; pid: number } | n
   return m ? { target: m[1]!, pid: Number(m[2]) } : null;
 }
 
+/**
+ * Removes the temporary files of `target` that writers killed mid-write left behind (from any
+ * process); returns how many. Only for a target whose writer now owns it: a live writer's
+ * temporary file would go too (its rename then fails).
+ */
+export async function removeTempsOf(target: string): Promise<number> {
+  const dir = path.dirname(target);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((n) => parseTempName(n)?.target === path.basename(target));
+  await Promise.all(stale.map((n) => fs.rm(path.join(dir, n), { force: true })));
+  return stale.length;
+}
+
 /** Write `data` to `target` atomically (temporary file, fsync, rename, fsync of the folder). */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   await withAtomicFile(target, (tmp) => fs.writeFile(tmp, data));

@@ -9,40 +9,21 @@
 //   ends with the weights of a run whose cache had room.
 // Where no namespace can be made (no user namespaces, not root), the tests are skipped and say
 // so on stderr: they never pass without having run.
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../src/safetensors.js';
-import { cli, maxWeightDiff, metricsEpochs, requireBuild, root, sideWeights, spawnLosa, tinySetup } from './train-helpers.js';
+import { findNamespace, inNamespace as runInNamespace, losaLine as runLine, quote } from './tmpfs-helpers.js';
+import { maxWeightDiff, metricsEpochs, requireBuild, sideWeights, spawnLosa, tinySetup } from './train-helpers.js';
 
 let dir: string;
 let mnt: string;
 let common: string[];
 let namespace: string[] | null = null;
 
-/** The first way of mounting a tmpfs privately that works here, or null. */
-function findNamespace(probe: string): string[] | null {
-  const ways = [['unshare', '--user', '--map-root-user', '--mount'], ['unshare', '--mount']];
-  for (const way of ways) {
-    const r = spawnSync(way[0]!, [...way.slice(1), 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs "$0"', probe], { encoding: 'utf8' });
-    if (r.status === 0) return way;
-  }
-  return null;
-}
-
-const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-const losaLine = (args: string[], name: string): string =>
-  `${[process.execPath, cli, ...args].map(quote).join(' ')} > ${quote(path.join(dir, `${name}.out`))} 2> ${quote(path.join(dir, `${name}.err`))}; ` +
-  `echo $? > ${quote(path.join(dir, `${name}.status`))}`;
-
-/** Runs `lines` (shell) in a private mount namespace with a tmpfs of `size` at `mnt`. */
-function inNamespace(size: string, lines: string[]): void {
-  const script = ['set -u', `mount -t tmpfs -o size=${size} tmpfs ${quote(mnt)} || exit 90`, ...lines].join('\n');
-  const r = spawnSync(namespace![0]!, [...namespace!.slice(1), 'sh', '-c', script], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
-  expect(r.status, r.stderr).toBe(0);
-}
+const losaLine = (args: string[], name: string): string => runLine(dir, args, name);
+const inNamespace = (size: string, lines: string[]): void => runInNamespace(namespace!, mnt, size, lines);
 
 const result = async (name: string): Promise<{ status: number; stdout: string; stderr: string }> => ({
   status: Number(await fs.readFile(path.join(dir, `${name}.status`), 'utf8')),

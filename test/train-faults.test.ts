@@ -20,10 +20,11 @@ beforeAll(async () => {
   requireBuild();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-faults-'));
   const { data, backbone } = await tinySetup(dir, 11, 2);
-  // 6 training videos in batches of 2: 3 steps an epoch; 4 validation videos; a cache shared by
-  // every run (its features are exact, so a run reading them trains as one computing them).
+  // 6 training videos in batches of 2: 3 steps an epoch; 4 validation videos; a cache per run
+  // (its features are exact, so a run reading them trains as one computing them), so that each
+  // run computes epoch 1's features and its backbone process is running when it is killed.
   args = (out) => ['train', '--data', data, '--out', out, '--backbone', backbone, '--num-frames', '4', '--epochs', '3',
-    '--batch-size', '2', '--cache', path.join(dir, 'cache'), '--cache-views', '1', '--json'];
+    '--batch-size', '2', '--cache', path.join(dir, `cache-${out}`), '--cache-views', '1', '--json'];
   const whole = await spawnLosa(args('whole'), { cwd: dir });
   expect(whole.stderr).toBe('');
   expect(whole.status).toBe(0);

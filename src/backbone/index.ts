@@ -28,3 +28,5 @@ export type { Backbone, BackboneOptions } from './session.js';
 export { loadBackboneInProcess, resolveChunk, loadOrt, DEFAULT_MAX_CHUNK, PREPACK_LIMIT_BYTES } from './session.js';
 export { loadBackbone, loadBackboneIsolated, BackboneCrash } from './isolated.js';
 export { normalizeFrames } from './preprocess.js';
+export type { LazyBackbone, LazyHooks } from './lazy.js';
+export { openLazyBackbone, backboneDigestOf, weightsIdentityOf } from './lazy.js';

@@ -15,7 +15,7 @@ import { normalizeFrames } from './preprocess.js';
 import { buildVitModel, type GraphFlavour } from './graph.js';
 import { DEFAULT_LAYERS, DEFAULT_POOL, layersName, parseLayers, parsePool, poolName, pooledTokens, type PoolSpec } from './pooling.js';
 import { chunkForBudget, countBackboneParams, fixedBytes } from './stats.js';
-import { backboneDigest, loadWeightsFile, randomWeights } from './weights.js';
+import { backboneDigest, loadWeightsFile, randomWeights, type LoadedWeights } from './weights.js';
 
 export interface BackboneOptions {
   config: BackboneConfig;
@@ -149,7 +149,7 @@ export function resolveChunk(config: BackboneConfig, chunk?: number, memoryBudge
 }
 
 /** The options resolved and checked, with their defaults. */
-interface Prepared {
+export interface PreparedBackbone {
   config: BackboneConfig;
   name: string;
   pool: PoolSpec;
@@ -162,7 +162,8 @@ interface Prepared {
   prepack: boolean;
 }
 
-function prepare(options: BackboneOptions): Prepared {
+/** The options resolved and checked, without reading a weight or creating a session. */
+export function prepareBackbone(options: BackboneOptions): PreparedBackbone {
   const config = validateBackboneConfig(options.config, `backbone config ${options.config.name ?? ''}`.trim());
   const device = options.device ?? 'cpu';
   if (device === 'cuda' && !existsSync(path.join(ortBinaryDir(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'))) {
@@ -187,13 +188,13 @@ function prepare(options: BackboneOptions): Prepared {
  * returns the model file and the weights' identity for the digest. A resampled position
  * embedding is part of that identity: how it was resampled changes the features.
  */
-async function writeModel(writer: ExternalDataWriter, p: Prepared, weights: string | undefined): Promise<{ modelFile: string; weightsId: string }> {
+async function writeModel(writer: ExternalDataWriter, p: PreparedBackbone, weights: string | undefined): Promise<{ modelFile: string; weightsId: string }> {
   const blocks = p.layers[p.layers.length - 1]! + 1;
   const sink = (spec: { name: string }, data: Float32Array): Promise<void> => writer.add(spec.name, data);
   let weightsId: string;
   if (weights) {
     const loaded = await loadWeightsFile(weights, p.config, blocks, sink);
-    weightsId = `sha256:${loaded.sha256}${loaded.resampled ? `;pos:${loaded.resampled}:${loaded.sourceGrid}` : ''}`;
+    weightsId = weightsIdentity(loaded);
   } else {
     await randomWeights(p.config, blocks, p.seed, sink);
     weightsId = `random:${p.seed}`;
@@ -202,7 +203,35 @@ async function writeModel(writer: ExternalDataWriter, p: Prepared, weights: stri
   return { modelFile: await writer.finish(model), weightsId };
 }
 
-async function createSession(ort: Ort, modelFile: string, p: Prepared, extra?: InferenceSession.SessionOptions): Promise<InferenceSession> {
+/** The weights' part of the digest: the bytes as read, and how the position embedding was resampled. */
+export function weightsIdentity(loaded: LoadedWeights): string {
+  return `sha256:${loaded.sha256}${loaded.resampled ? `;pos:${loaded.resampled}:${loaded.sourceGrid}` : ''}`;
+}
+
+/** What a Backbone tells of itself besides its session: all known before the session exists. */
+export type BackboneFacts = Omit<Backbone, 'forward' | 'dispose' | 'loadSeconds'>;
+
+export function backboneFacts(p: PreparedBackbone, options: BackboneOptions, weightsId: string): BackboneFacts {
+  const poolText = poolName(p.pool);
+  const layersText = layersName(p.layers, p.config.depth);
+  return {
+    config: p.config,
+    name: p.name,
+    layers: p.layers,
+    tokens: pooledTokens(p.pool, p.config),
+    width: p.config.width,
+    params: countBackboneParams(p.config),
+    randomWeights: !options.weights,
+    digest: backboneDigest(canonicalConfigJson(p.config), weightsId, poolText, layersText),
+    device: p.device,
+    chunk: p.chunk,
+    pool: poolText,
+    layersSpec: layersText,
+    ...(options.weights ? { weightsFile: options.weights } : {}),
+  };
+}
+
+async function createSession(ort: Ort, modelFile: string, p: PreparedBackbone, extra?: InferenceSession.SessionOptions): Promise<InferenceSession> {
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: p.device === 'cuda' ? ['cuda'] : ['cpu'],
     graphOptimizationLevel: 'all',
@@ -234,7 +263,7 @@ async function createSession(ort: Ort, modelFile: string, p: Prepared, extra?: I
 }
 
 /** forward() over a session: chunks of at most p.chunk frames, one call at a time. */
-function runner(ort: Ort, session: InferenceSession, p: Prepared): { forward: Backbone['forward']; dispose: () => Promise<void> } {
+function runner(ort: Ort, session: InferenceSession, p: PreparedBackbone): { forward: Backbone['forward']; dispose: () => Promise<void> } {
   const P = pooledTokens(p.pool, p.config);
   const S = p.config.imageSize;
   const frameSize = 3 * S * S;
@@ -287,7 +316,7 @@ function runner(ort: Ort, session: InferenceSession, p: Prepared): { forward: Ba
 /** The backbone in this process: session.run blocks the event loop while it runs (see isolated.ts). */
 export async function loadBackboneInProcess(options: BackboneOptions): Promise<Backbone> {
   const started = performance.now();
-  const p = prepare(options);
+  const p = prepareBackbone(options);
   const ort = await loadOrt();
   const writer = await ExternalDataWriter.create(options.tmpDir);
   let session: InferenceSession;
@@ -299,22 +328,8 @@ export async function loadBackboneInProcess(options: BackboneOptions): Promise<B
   } finally {
     await writer.remove();
   }
-  const poolText = poolName(p.pool);
-  const layersText = layersName(p.layers, p.config.depth);
   return {
-    config: p.config,
-    name: p.name,
-    layers: p.layers,
-    tokens: pooledTokens(p.pool, p.config),
-    width: p.config.width,
-    params: countBackboneParams(p.config),
-    randomWeights: !options.weights,
-    digest: backboneDigest(canonicalConfigJson(p.config), weightsId, poolText, layersText),
-    device: p.device,
-    chunk: p.chunk,
-    pool: poolText,
-    layersSpec: layersText,
-    ...(options.weights ? { weightsFile: options.weights } : {}),
+    ...backboneFacts(p, options, weightsId),
     loadSeconds: (performance.now() - started) / 1000,
     ...runner(ort, session, p),
   };

@@ -7,12 +7,14 @@ import path from 'node:path';
 import { BACKBONE_PRESETS } from '../backbone/config.js';
 import { DEFAULT_LAYERS, DEFAULT_POOL } from '../backbone/pooling.js';
 import { expected } from '../errors.js';
+import { DEFAULT_CACHE_MAX } from '../features/cache-folder.js';
 import { DEFAULT_WORKERS } from '../features/pipeline.js';
+import { formatBytes } from '../fsutil.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
 import {
   DEFAULT_CROP_SCALE, DEFAULT_CROPS, DEFAULT_NUM_FRAMES, DEFAULT_SAMPLING, DEFAULT_STRIDE, DEFAULT_VIEWS, type Stride,
 } from '../video/sampling.js';
-import { choice, custom, file, flag, int, text, type OptionDef, type OptionTable } from './options.js';
+import { bytes, choice, custom, file, flag, int, text, type OptionDef, type OptionTable } from './options.js';
 
 /** The same options under a help heading (train lists its many options in groups). */
 export function grouped<T extends OptionTable>(group: string, table: T): T {
@@ -106,3 +108,45 @@ export function strideValue(t: string, ctx: { flag: string }): Stride {
 }
 
 export const JSON_OPTION = { json: flag({ help: 'print JSON instead of text' }) } satisfies OptionTable;
+
+// --- the options of a training run that decide its cache entries: `losa train` and `losa extract` ---
+
+/** The data of a training run. */
+export const TRAIN_DATA_OPTIONS = {
+  data: file({ value: 'SRC', help: 'folder ROOT/<split>/<class>/<video>, Kinetics CSV, or list file', required: true }),
+  valData: file({ value: 'SRC', help: 'validation source', defaultText: `the "${TRAIN_DEFAULTS.valSplit}" split of --data` }),
+  noVal: flag({ help: 'train without validation (a validation source without videos is otherwise an error)' }),
+  trainSplit: text({ value: 'NAME', help: 'training split', default: TRAIN_DEFAULTS.trainSplit }),
+  valSplit: text({ value: 'NAME', help: 'validation split', default: TRAIN_DEFAULTS.valSplit }),
+} satisfies OptionTable;
+
+/** The frozen backbone of a training run. */
+export const TRAIN_BACKBONE_OPTIONS = {
+  backbone: backboneOption({ help: 'a preset (vit-ti16 … vit-e14, CLIP, DINOv2, SigLIP), a config JSON, or a model folder', default: TRAIN_DEFAULTS.backbone }),
+  ...BACKBONE_OPTIONS,
+} satisfies OptionTable;
+
+/** How a training run samples its clips: training views, and validation's test views. */
+export const TRAIN_SAMPLING_OPTIONS = {
+  ...SAMPLING_OPTIONS,
+  ...TRAINING_VIEW_OPTIONS,
+  valViews: int({ value: 'V', min: 1, help: 'temporal views per validation video', default: TRAIN_DEFAULTS.valViews }),
+  valCrops: custom({ value: '1|3', help: 'spatial crops per validation view', default: TRAIN_DEFAULTS.valCrops }, cropsValue),
+} satisfies OptionTable;
+
+/** The seed of a run's random choices (its training views' among them). */
+export const RUN_SEED_OPTION = {
+  seed: int({ value: 'N', help: 'seed of every random choice of the run (shuffling, sampling, crops, initialisation)', default: TRAIN_DEFAULTS.seed }),
+} satisfies OptionTable;
+
+/** Which views the cache holds, and how. */
+export const CACHE_VIEW_OPTIONS = {
+  cacheViews: int({ value: 'N', min: 1, help: 'augmented views per video kept in the cache (epoch e uses view e mod N)', default: TRAIN_DEFAULTS.cacheViews }),
+  cacheDtype: choice({
+    values: ['f32', 'f16'] as const, help: 'cache storage type (f16: half the disk)', default: TRAIN_DEFAULTS.cacheDtype.toLowerCase() as 'f32' | 'f16',
+  }),
+  cacheMax: bytes({
+    value: 'SIZE', help: 'the most the cache folder may hold, least recently used entries evicted first; remembered by the folder',
+    defaultText: `the folder's, else ${formatBytes(DEFAULT_CACHE_MAX)}`,
+  }),
+} satisfies OptionTable;

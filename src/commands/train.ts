@@ -8,7 +8,8 @@ import { TRAIN_DEFAULTS as D, type TrainOptions } from '../train/options.js';
 import { writingRunFile, type MetricsRecord } from '../train/rundir.js';
 import { createRenderer, pickRenderMode, writeCurves, type CurvePoint } from '../ui/index.js';
 import {
-  BACKBONE_OPTIONS, DEVICE_OPTIONS, SAMPLING_OPTIONS, TRAINING_VIEW_OPTIONS, WORKERS_OPTION, backboneOption, cropsValue, grouped, tfBackendOption,
+  CACHE_VIEW_OPTIONS, DEVICE_OPTIONS, RUN_SEED_OPTION, TRAIN_BACKBONE_OPTIONS, TRAIN_DATA_OPTIONS, TRAIN_SAMPLING_OPTIONS, WORKERS_OPTION, grouped,
+  tfBackendOption,
 } from './common.js';
 import { defineCommand, type CommandArgs } from './command.js';
 import { bytes, choice, custom, file, flag, int, num, text, type OptionTable } from './options.js';
@@ -18,16 +19,11 @@ export const STOPPED_STATUS = 130;
 
 const options = {
   ...grouped('Data', {
-    data: file({ value: 'SRC', help: 'folder ROOT/<split>/<class>/<video>, Kinetics CSV, or list file', required: true }),
-    valData: file({ value: 'SRC', help: 'validation source', defaultText: `the "${D.valSplit}" split of --data` }),
-    noVal: flag({ help: 'train without validation (a validation source without videos is otherwise an error)' }),
-    trainSplit: text({ value: 'NAME', help: 'training split', default: D.trainSplit }),
-    valSplit: text({ value: 'NAME', help: 'validation split', default: D.valSplit }),
+    ...TRAIN_DATA_OPTIONS,
     out: file({ value: 'RUN_DIR', help: 'the run directory (created)', required: true }),
   }),
   ...grouped('Backbone (frozen)', {
-    backbone: backboneOption({ help: 'a preset (vit-ti16 … vit-e14) or a config JSON', default: D.backbone }),
-    ...BACKBONE_OPTIONS,
+    ...TRAIN_BACKBONE_OPTIONS,
     ...DEVICE_OPTIONS,
   }),
   ...grouped('Side network', {
@@ -46,23 +42,13 @@ const options = {
     weightDecay: num({ value: 'X', min: 0, help: 'AdamW weight decay (none on norms and biases)', default: D.weightDecay }),
     warmupEpochs: num({ value: 'N', min: 0, help: 'epochs of linear warmup', default: D.warmupEpochs }),
     labelSmoothing: num({ value: 'X', min: 0, max: 0.999, help: 'label smoothing', default: D.labelSmoothing }),
-    seed: int({ value: 'N', help: 'seed of every random choice of the run (shuffling, sampling, crops, initialisation)', default: D.seed }),
+    ...RUN_SEED_OPTION,
   }),
-  ...grouped('Sampling', {
-    ...SAMPLING_OPTIONS,
-    ...TRAINING_VIEW_OPTIONS,
-    valViews: int({ value: 'V', min: 1, help: 'temporal views per validation video', default: D.valViews }),
-    valCrops: custom({ value: '1|3', help: 'spatial crops per validation view', default: D.valCrops }, cropsValue),
-  }),
+  ...grouped('Sampling', TRAIN_SAMPLING_OPTIONS),
   ...grouped('Speed and state', {
     cache: file({ value: 'DIR', help: 'feature cache: each video\'s features are computed once per view', defaultText: '~/.cache/losa/features when they take ≤ 8 GiB' }),
     noCache: flag({ help: 'no feature cache' }),
-    cacheViews: int({ value: 'N', min: 1, help: 'augmented views per video kept in the cache (epoch e uses view e mod N)', default: D.cacheViews }),
-    cacheDtype: choice({ values: ['f32', 'f16'] as const, help: 'cache storage type (f16: half the disk)', default: D.cacheDtype.toLowerCase() as 'f32' | 'f16' }),
-    cacheMax: bytes({
-      value: 'SIZE', help: 'the most the cache folder may hold, least recently used entries evicted first; remembered by the folder',
-      defaultText: `the folder's, else ${formatBytes(DEFAULT_CACHE_MAX)}`,
-    }),
+    ...CACHE_VIEW_OPTIONS,
     ...WORKERS_OPTION,
     resume: flag({ help: 'continue RUN_DIR from its last checkpoint' }),
   }),

@@ -139,6 +139,20 @@ export class FeatureCache {
     return entry;
   }
 
+  // --- for `losa extract` and its workers (src/extract/): planning and cleaning up without reading entries ---
+
+  /** The file an entry of `key` is stored in. */
+  entryPath(key: string): string {
+    return this.pathOf(key);
+  }
+
+  /** Whether an entry of `key` exists (it is not read: a damaged one still counts). */
+  async has(key: string): Promise<boolean> {
+    return fs.access(this.pathOf(key)).then(() => true, () => false);
+  }
+
+  // --- end ---
+
   /**
    * Stores an entry; resolves to whether it was written. A failed write (a full disk, a
    * read-only folder) is told once through `warn` and turns writing off; it never throws.

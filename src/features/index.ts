@@ -1,7 +1,7 @@
 // Public API of src/features/: video files → batches of frozen-backbone features (the pipeline
 // every command feeds from) and the feature cache on disk.
 export {
-  featureBatches, clipFeatureSize, isSkipped, mapItems, DEFAULT_WORKERS,
+  featureBatches, clipFeatureSize, isSkipped, mapItems, viewCacheKey, DEFAULT_WORKERS,
   type PipelineItem, type PipelineOptions, type ViewPlan, type FeatureBatch, type SkippedItem, type ClipSource,
 } from './pipeline.js';
 export { FeatureCache, stableJson, type CacheEntry, type CacheStats, type FeatureCacheOptions } from './cache.js';

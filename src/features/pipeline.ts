@@ -79,7 +79,7 @@ type Loaded =
   | { kind: 'frames'; clips: Uint8Array[]; views: number; numFrames: number; key: string | null; source?: ClipSource; decodeMs: number };
 
 /** The feature size T·L·P·D of one clip of a backbone at T frames, in floats. */
-export function clipFeatureSize(backbone: Backbone, numFrames: number): number {
+export function clipFeatureSize(backbone: Pick<Backbone, 'layers' | 'tokens' | 'width'>, numFrames: number): number {
   return numFrames * backbone.layers.length * backbone.tokens * backbone.width;
 }
 
@@ -113,6 +113,11 @@ export async function* featureBatches<I extends PipelineItem>(
   if (pending.length > 0 && !options.signal?.aborted) yield await flush();
 }
 
+/** The cache key of a file's view: what the pipeline looks up and writes (and `losa extract` plans). */
+export function viewCacheKey(cache: FeatureCache, file: string, plan: ViewPlan): Promise<string> {
+  return cache.key(file, { clip: plan.clip, seed: plan.seed });
+}
+
 /** One item's features from the cache, or its decoded clips (a `frames` item's own clip). */
 async function loadItem<I extends PipelineItem>(item: I, options: PipelineOptions<I>): Promise<Loaded> {
   const started = performance.now();
@@ -128,7 +133,7 @@ async function loadItem<I extends PipelineItem>(item: I, options: PipelineOption
   const { cache } = options;
   let key: string | null = null;
   if (cache) {
-    key = await cache.key(item.path, { clip: plan.clip, seed: plan.seed });
+    key = await viewCacheKey(cache, item.path, plan);
     const hit = await cache.get(key);
     if (hit && hit.shape.length === 5 && hit.shape[1] === T && hit.data.length === hit.shape[0]! * clipFeatureSize(options.backbone, T)) {
       return { kind: 'features', features: hit.data, views: hit.shape[0]!, numFrames: T, decodeMs: performance.now() - started };

@@ -33,8 +33,11 @@ export async function openData(
   return { trainSet, valSet };
 }
 
-/** The validation set: --val-data's, else the validation split of --data; not finding it is an error. */
-async function openValidation(opts: TrainOptions, classes: string[]): Promise<Dataset> {
+/**
+ * The validation set: --val-data's, else the validation split of --data; not finding it is an
+ * error. `losa extract` opens it with this too, to plan the very videos training validates on.
+ */
+export async function openValidation(opts: Pick<TrainOptions, 'data' | 'valData' | 'valSplit'>, classes: string[]): Promise<Dataset> {
   try {
     return await openDataset(opts.valData ?? opts.data, { split: opts.valSplit, classes });
   } catch (error) {

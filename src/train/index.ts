@@ -7,6 +7,7 @@ export * from './epoch.js';
 export * from './validate.js';
 export * from './save.js';
 export * from './views.js';
+export { openValidation } from './data.js';
 export * from './gradients.js';
 export * from './rundir.js';
 export type * from './events.js';

@@ -92,6 +92,8 @@ async function finish(run: TrainingRun, epochs: EpochSummary[], started: number)
 function end(run: TrainingRun, status: TrainResult['status'], epochs: EpochSummary[], started: number, message?: string): TrainResult {
   const files = [...run.files];
   const bestTop1 = run.manifest.progress.bestTop1;
+  const unused = run.backboneNote();
+  if (unused) run.emit({ type: 'log', level: 'info', message: unused });
   run.emit({ type: 'end', status, seconds: (performance.now() - started) / 1000, bestTop1: bestTop1 ?? undefined, files, ...(message ? { message } : {}) });
   return { status, runDir: run.runDir, epochs, bestTop1, skipped: run.skipped, files };
 }

@@ -3,7 +3,7 @@
 // checkpoint on --resume), write the manifest and pick the feature cache. The result holds
 // everything the later steps (one epoch, validate, save) work on.
 import path from 'node:path';
-import { loadBackbone, resolveBackbone, type Backbone, type BackboneConfig } from '../backbone/index.js';
+import { loadBackbone, openLazyBackbone, resolveBackbone, type Backbone, type BackboneConfig, type BackboneOptions } from '../backbone/index.js';
 import type { Dataset, DatasetItem } from '../data/index.js';
 import { LosaError } from '../errors.js';
 import { FeatureCache, clipFeatureSize } from '../features/index.js';
@@ -18,6 +18,7 @@ import { sideClipsPerCall } from './gradients.js';
 import { RunLog } from './log.js';
 import { AUTO_CACHE_BYTES, defaultCacheDir, type TrainOptions } from './options.js';
 import { NEW_RUN, openRunDir } from './resume.js';
+import { runSampling } from './views.js';
 import { writeManifest, writeMetrics, type MetricsRecord, type ResumePoint } from './rundir.js';
 
 /** A training run in progress: what every step works on. */
@@ -52,6 +53,8 @@ export interface TrainingRun {
   emit: EventSink;
   /** Records a video that could not be read (once): an event and a line in train.log. */
   skip(item: DatasetItem, reason: string): void;
+  /** Said at the end of a run whose lazy backbone never started (every clip came from the cache). */
+  backboneNote(): string | undefined;
   /** Frees the side network and the optimiser, ends the backbone process, writes the log's last lines. */
   dispose(): Promise<void>;
 }
@@ -68,9 +71,9 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
   if (resolved.folder) emit({ type: 'log', level: 'info', message: `backbone folder ${resolved.folder.note}` });
   const config: BackboneConfig = opts.imageSize ? { ...resolved.config, imageSize: opts.imageSize } : resolved.config;
   const weights = opts.weights ?? resolved.weights;
-  const backbone = await loadBackbone({
+  const backbone = await openBackbone(opts, {
     config, weights, pool: opts.pool, layers: opts.layers, device: opts.device, chunk: opts.chunk, seed: opts.backboneSeed,
-  });
+  }, emit);
   let net: SideNetwork | undefined;
   const optimizer = new AdamW({ weightDecay: opts.weightDecay });
   try {
@@ -90,11 +93,13 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
     const manifest = previous?.manifest ?? newManifest(opts, runDir, config, backbone, side, trainSet, valSet);
     manifest.progress.finished = false;
     await writeManifest(runDir, manifest);
+    const cache = await openCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit);
+    if (cache && 'loaded' in backbone && !backbone.loaded) {
+      emit({ type: 'log', level: 'info', message: `backbone not loaded: features come from the cache ${cache.dir}; it starts only for a clip missing there` });
+    }
     return assemble({
       opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, emit, log, resumed: previous !== null,
-      start: previous?.start ?? NEW_RUN, metrics: previous?.metrics ?? [],
-      cache: await openCache(opts, trainSet.items.length, valSet?.items.length ?? 0, backbone, emit),
-      tfBackend: backend,
+      start: previous?.start ?? NEW_RUN, metrics: previous?.metrics ?? [], cache, tfBackend: backend,
     });
   } catch (error) {
     net?.dispose();
@@ -105,6 +110,27 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
   }
 }
 
+// --- the lazy backbone (a run on a cache filled by `losa extract` never starts it) ---
+
+/**
+ * With a feature cache, the backbone's session starts at the first clip missing from the cache
+ * (its digest, which keys the cache, needs only the config and the weights' bytes); without
+ * one, every clip needs it, so it starts now.
+ */
+async function openBackbone(opts: TrainOptions, options: BackboneOptions, emit: EventSink): Promise<Backbone> {
+  if (opts.cache === undefined) return loadBackbone(options);
+  return openLazyBackbone(options, {
+    onLoad: () => emit({ type: 'log', level: 'info', message: 'starting the backbone: a clip\'s features are not in the cache' }),
+  });
+}
+
+/** What `dispose` says of a lazy backbone that never started. */
+function neverStarted(backbone: Backbone, cache: FeatureCache | undefined): string | undefined {
+  if (!cache || !('loaded' in backbone) || backbone.loaded) return undefined;
+  return `the backbone was never started: every clip's features came from the cache ${cache.dir}`;
+}
+
+// --- end of the lazy backbone ---
 
 function newManifest(
   opts: TrainOptions, runDir: string, config: BackboneConfig, backbone: Backbone, side: SideConfig, trainSet: Dataset, valSet: Dataset | null,
@@ -117,9 +143,7 @@ function newManifest(
       name: backbone.name, config: { ...config }, weights: backbone.weightsFile ? path.resolve(backbone.weightsFile) : null, digest: backbone.digest,
       pool: opts.pool, layers: opts.layers, seed: opts.backboneSeed, params: backbone.params,
     },
-    sampling: {
-      numFrames: opts.numFrames, size: config.imageSize, sampling: opts.sampling, stride: opts.stride, flip: opts.flip, scale: opts.scale, ratio: opts.ratio,
-    },
+    sampling: runSampling(opts, config.imageSize),
     side: { ...side },
     training: { ...opts, out: runDir },
     data: { source: path.resolve(opts.data), trainClips: trainSet.items.length, valClips: valSet?.items.length ?? 0 },
@@ -190,6 +214,7 @@ function assemble(p: Parts): TrainingRun {
       p.emit({ type: 'skip', path: item.path, reason, skipped: skipped.size });
       p.log.write(`skipped: ${item.path}: ${reason}`);
     },
+    backboneNote: () => neverStarted(backbone, p.cache),
     async dispose() {
       net.dispose();
       p.optimizer.dispose();

@@ -36,3 +36,10 @@ export function trainingPlan(s: TrainingSampling, file: string, view: number): V
     seed: `${s.seed}/view/${view}/${viewName(file)}`,
   };
 }
+
+/** How the run samples its clips (its manifest's `sampling`); `losa extract` plans the cache with it too. */
+export function runSampling(
+  opts: Pick<TrainOptions, 'numFrames' | 'sampling' | 'stride' | 'flip' | 'scale' | 'ratio'>, imageSize: number,
+): RunSampling {
+  return { numFrames: opts.numFrames, size: imageSize, sampling: opts.sampling, stride: opts.stride, flip: opts.flip, scale: opts.scale, ratio: opts.ratio };
+}
