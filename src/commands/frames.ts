@@ -3,13 +3,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PNG } from 'pngjs';
 import type { Command, ParsedArgs } from './command.js';
 import { bool, choice, int, requireStr, str } from './args.js';
 import { errorMessage, expected, LosaError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { createRng } from '../random.js';
 import { loadClips, type ClipOptions } from '../video/clip.js';
+import { encodePng } from '../video/image.js';
 import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, type Stride } from '../video/sampling.js';
 
 const options: Command['options'] = {
@@ -25,13 +25,6 @@ const options: Command['options'] = {
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
 };
-
-/** rgb24 [S, S, 3] → PNG bytes. */
-export function encodePng(rgb: Uint8Array, width: number, height: number): Buffer {
-  const png = new PNG({ width, height });
-  png.data = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
-}
 
 /**
  * The video and the option values. Arguments after `--` arrive as positionals (so that
@@ -121,7 +114,7 @@ Train mode crops a random area of ${DEFAULT_CROP_SCALE.join('–')} of the frame
       for (let t = 0; t < clip.numFrames; t++) {
         const name = `view${clip.view}-crop${clip.crop}-${String(t).padStart(2, '0')}-frame${clip.indices[t]}.png`;
         const target = path.join(out, name);
-        await writeFileAtomic(target, encodePng(clip.frames.subarray(t * frameBytes, (t + 1) * frameBytes), size, size));
+        await writeFileAtomic(target, await encodePng(clip.frames.subarray(t * frameBytes, (t + 1) * frameBytes), size, size));
         files.push(target);
       }
       views.push({
