@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 import { bool, int, str } from './args.js';
 import { expected } from '../errors.js';
 import { formatBytes, parseBytes } from '../fsutil.js';
+import { ffmpegSummary } from '../video/index.js';
 import {
   BACKBONE_PRESETS, backboneDescription, backboneStats, parseLayers, parsePool, pooledTokens, resolveBackboneConfig,
   DEFAULT_LAYERS, DEFAULT_POOL, type BackboneConfig, type BackboneStats,
@@ -121,16 +122,17 @@ export const command: Command = {
     const layers = str(values, 'layers') ?? DEFAULT_LAYERS;
     const json = bool(values, 'json');
     const backbone = str(values, 'backbone');
+    const ffmpeg = await ffmpegSummary(); // which ffmpeg decodes videos, and why
     if (backbone !== undefined) {
       const row = await describe(backbone, budget, frames, pool, layers);
-      if (json) io.stdout.write(JSON.stringify(row) + '\n');
-      else io.stdout.write(detail(row, await resolveBackboneConfig(backbone)));
+      if (json) io.stdout.write(JSON.stringify({ ...row, ffmpeg: ffmpeg.binaries }) + '\n');
+      else io.stdout.write(detail(row, await resolveBackboneConfig(backbone)) + ffmpeg.lines.join('\n') + '\n');
       return 0;
     }
     const rows: InfoRow[] = [];
     for (const name of BACKBONE_PRESETS) rows.push(await describe(name, budget, frames, pool, layers));
-    if (json) io.stdout.write(JSON.stringify({ backbones: rows }) + '\n');
-    else io.stdout.write(table(rows) + '\nParameters: backbone only. GFLOPs: 2 × multiply-adds. `losa info --backbone NAME` for details.\n');
+    if (json) io.stdout.write(JSON.stringify({ backbones: rows, ffmpeg: ffmpeg.binaries }) + '\n');
+    else io.stdout.write(table(rows) + '\nParameters: backbone only. GFLOPs: 2 × multiply-adds. `losa info --backbone NAME` for details.\n\n' + ffmpeg.lines.join('\n') + '\n');
     return 0;
   },
 };

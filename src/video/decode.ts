@@ -301,7 +301,7 @@ export async function* decodeFrameStream(info: VideoInfo, indices: readonly numb
   const unique = checkRequest(info, indices, options);
   if (info.reader === 'sharp') {
     if (unique[0] !== 0) throw new LosaError(`${info.path}: no readable frames (an image has one frame, 0; asked for ${unique[0]}…)`);
-    yield { index: 0, frame: await decodeImage(info.path, options) };
+    yield { index: 0, frame: await decodeImage(info.path, { ...options, crop: options.crop ?? { x: 0, y: 0, width: info.width, height: info.height } }) };
     return;
   }
   const ctx: DecodeContext = { info, options, passthrough: await passthroughArgs(), frameBytes: options.width * options.height * 3 };

@@ -7,7 +7,7 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LosaError } from '../errors.js';
-import { chooseBinaries, parseVersion, type BinaryCandidates, type ChosenBinary, type Tool, type ToolVersion } from './ffmpeg-choice.js';
+import { chooseBinaries, describeBinaries, parseVersion, type BinaryCandidates, type ChosenBinary, type Tool, type ToolVersion } from './ffmpeg-choice.js';
 
 const require = createRequire(import.meta.url);
 
@@ -128,4 +128,14 @@ export async function ffprobePath(): Promise<string> {
 /** Forget the binaries chosen (tests that change FFMPEG_PATH, FFPROBE_PATH or PATH). */
 export function resetFfmpegPaths(): void {
   cached = undefined;
+}
+
+/** For `losa info` and run headers: the binaries chosen and one line per tool; a missing ffmpeg is said, not thrown. */
+export async function ffmpegSummary(): Promise<{ binaries: Record<Tool, ChosenBinary> | { error: string }; lines: string[] }> {
+  try {
+    const binaries = await ffmpegBinaries();
+    return { binaries, lines: describeBinaries(binaries) };
+  } catch (error) {
+    return { binaries: { error: (error as Error).message }, lines: [`ffmpeg   ${(error as Error).message}`] };
+  }
 }

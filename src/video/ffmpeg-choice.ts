@@ -88,3 +88,11 @@ export function chooseBinaries(found: BinaryCandidates): Record<Tool, ChosenBina
   };
   return { ffmpeg: pick('ffmpeg'), ffprobe: pick('ffprobe') };
 }
+
+/** One line per tool for `losa info` and run headers: path, version, and why it was chosen. */
+export function describeBinaries(chosen: Record<Tool, ChosenBinary>): string[] {
+  return (['ffmpeg', 'ffprobe'] as const).map((tool) => {
+    const b = chosen[tool];
+    return `${tool.padEnd(7)}  ${b.path}, ${versionLabel(b.version)}: ${b.reason}`;
+  });
+}

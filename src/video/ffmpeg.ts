@@ -197,17 +197,16 @@ export async function probeStreams(file: string, options: readonly string[]): Pr
 }
 
 /**
- * Every packet of stream `streamIndex` as (pts, flags), in file order, from one demuxing pass
- * of ffprobe (no decoding). `pts` is undefined where the container has none. Lines are parsed
- * as they arrive, so memory is what `onPacket` keeps.
+ * Every packet of the video streams as (stream index, pts, flags), in file order, from one
+ * demuxing pass of ffprobe (no decoding). `pts` is undefined where the container has none.
+ * Lines are parsed as they arrive, so memory is what `onPacket` keeps.
  */
 export async function listPackets(
   file: string,
-  streamIndex: number,
-  onPacket: (pts: number | undefined, flags: string) => void,
+  onPacket: (stream: number, pts: number | undefined, flags: string) => void,
 ): Promise<ProcessResult> {
   const binaries = await ffmpegBinaries();
-  const args = ['-v', 'error', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts,flags', '-of', 'csv=p=0', ffmpegInput(file)];
+  const args = ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=stream_index,pts,flags', '-of', 'csv=p=0', ffmpegInput(file)];
   const child = spawn(binaries.ffprobe.path, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
@@ -215,10 +214,10 @@ export async function listPackets(
   });
   const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
   lines.on('line', (line) => {
-    const comma = line.indexOf(',');
-    if (comma < 0) return;
-    const pts = Number(line.slice(0, comma));
-    onPacket(line.startsWith('N/A') || !Number.isFinite(pts) ? undefined : pts, line.slice(comma + 1));
+    const [stream, pts, flags] = line.split(',');
+    if (flags === undefined) return;
+    const value = Number(pts);
+    onPacket(Number(stream), pts === 'N/A' || pts === '' || !Number.isFinite(value) ? undefined : value, flags);
   });
   const linesRead = new Promise<void>((resolve) => lines.once('close', resolve));
   return new Promise((resolve, reject) => {

@@ -56,10 +56,16 @@ export async function readHead(file: string, length = 64): Promise<Uint8Array> {
   }
 }
 
+/**
+ * libvips piles up one line per failed attempt ("bad seek to …" twenty times): keep what went
+ * wrong (the first line's head) and the decoder's last word, without the file name.
+ */
 function sharpError(file: string, error: unknown): LosaError {
   const message = (error as Error).message ?? String(error);
   if (/unsupported image format/i.test(message)) return new LosaError(`${file}: not an image sharp can read (unsupported image format)`);
-  return new LosaError(`${file}: cannot decode the image (${message})`);
+  const lines = message.split('\n').map((l) => l.split(`${file}: `).join('').trim()).filter((l) => l !== '');
+  const why = lines.length > 1 ? `${lines[0]!.split(': ')[0]}: ${lines[lines.length - 1]}` : (lines[0] ?? 'unknown error');
+  return new LosaError(`${file}: cannot decode the image (${why})`);
 }
 
 export interface ImageHeader {
@@ -97,21 +103,25 @@ export interface ImageDecodeOptions {
   /** Output size, after cropping. */
   width: number;
   height: number;
-  /** Region of the image as displayed (after orientation) to keep before scaling; default all. */
-  crop?: CropBox;
+  /** Region of the image as displayed (after orientation) to keep before scaling. */
+  crop: CropBox;
   /** What alpha is flattened onto (default IMAGE_BACKGROUND). */
   background?: { r: number; g: number; b: number };
 }
 
-/** The first frame of an image as displayed: rgb24 [height, width, 3], cropped and scaled (bicubic). */
+/**
+ * The first frame of an image as displayed: rgb24 [height, width, 3], cropped and scaled
+ * (bicubic). The crop is always given, the whole image if need be: with one, sharp turns the
+ * image (EXIF orientation) before it scales it; without, it scales the stored image and turns
+ * the result, which differs by a level here and there from the upright picture scaled.
+ */
 export async function decodeImage(file: string, options: ImageDecodeOptions): Promise<Uint8Array> {
   const { width, height, crop } = options;
   try {
-    let image = sharp(file, { autoOrient: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', page: 0, pages: 1 })
+    const { data, info } = await sharp(file, { autoOrient: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', page: 0, pages: 1 })
       .flatten({ background: options.background ?? IMAGE_BACKGROUND })
-      .toColourspace('srgb');
-    if (crop) image = image.extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height });
-    const { data, info } = await image
+      .toColourspace('srgb')
+      .extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height })
       .resize(width, height, { fit: 'fill', kernel: 'cubic' })
       .removeAlpha()
       .raw()

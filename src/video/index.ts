@@ -5,8 +5,8 @@ export {
   ffmpegBinaries, ffmpegPath, ffprobePath, resetFfmpegPaths, ffmpegInput, lastErrorLine, startFfmpeg, runFfmpeg, readFfmpeg,
   type FfmpegProcess, type ProcessResult,
 } from './ffmpeg.js';
-export { chooseBinaries, parseVersion, MIN_SYSTEM_MAJOR, type ChosenBinary, type ToolVersion, type BinarySource } from './ffmpeg-choice.js';
-export { resolveBinaries } from './ffmpeg-binaries.js';
+export { chooseBinaries, describeBinaries, parseVersion, MIN_SYSTEM_MAJOR, type ChosenBinary, type ToolVersion, type BinarySource } from './ffmpeg-choice.js';
+export { resolveBinaries, ffmpegSummary } from './ffmpeg-binaries.js';
 export {
   probeVideo, statMedia, isImagePath, isMediaPath, imageInputOptions, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, type VideoInfo,
 } from './probe.js';

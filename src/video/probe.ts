@@ -139,17 +139,25 @@ function videoStream(file: string, parsed: ProbeData): ProbeStream {
   return stream;
 }
 
-/** Count the frames of a video stream and build its frame table (one demuxing pass). */
-async function countFrames(file: string, stream: ProbeStream, parsed: ProbeData): Promise<{ builder: FrameTableBuilder; table?: FrameTable; problem?: string }> {
-  const builder = new FrameTableBuilder();
-  const result = await listPackets(file, stream.index ?? 0, (pts, flags) => builder.add(pts, flags));
-  if (builder.count === 0 && result.code !== 0) {
+/** Frame tables of every video stream, from one demuxing pass over their packets. */
+async function countFrames(file: string): Promise<Map<number, FrameTableBuilder>> {
+  const builders = new Map<number, FrameTableBuilder>();
+  const result = await listPackets(file, (stream, pts, flags) => {
+    if (!builders.has(stream)) builders.set(stream, new FrameTableBuilder());
+    builders.get(stream)!.add(pts, flags);
+  });
+  if (builders.size === 0 && result.code !== 0) {
     const why = lastErrorLine(result.stderr, ffmpegInput(file)) || `ffprobe ${result.signal ? `was killed by ${result.signal}` : `exited with ${result.code}`}`;
     throw new LosaError(`${file}: not a readable video (${why})`);
   }
-  // ffmpeg backs its seeks off when any stream has B-frames (decoder delay).
+  return builders;
+}
+
+/** The frame table of the stream used (ffmpeg backs its seeks off when any video stream has B-frames). */
+function frameTable(builder: FrameTableBuilder | undefined, stream: ProbeStream, parsed: ProbeData): { table?: FrameTable; problem?: string } {
+  if (!builder) return { problem: 'no packets' };
   const backoff = (parsed.streams as ProbeStream[]).some((s) => s.codec_type === 'video' && positive(s.has_b_frames) > 0);
-  return { builder, ...builder.build(rate(stream.time_base), backoff) };
+  return builder.build(rate(stream.time_base), backoff);
 }
 
 /** Probe a video (or image) file. Throws LosaError `<path>: <problem>`. */
@@ -161,13 +169,17 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
     if (info) return info;
   }
   const image = isImagePath(file);
+  // The header and the packets are read by two ffprobe processes at once.
+  const packets = image ? undefined : countFrames(file);
+  packets?.catch(() => {}); // awaited below, unless the header fails first
   const parsed = await probeStreams(file, ['-v', 'error', ...imageInputOptions(file)]);
   const stream = videoStream(file, parsed);
   const storedWidth = positive(stream.width);
   const storedHeight = positive(stream.height);
   if (storedWidth === 0 || storedHeight === 0) throw new LosaError(`${file}: video stream has no frame size (corrupt?)`);
-  const counted = image ? undefined : await countFrames(file, stream, parsed);
-  const timing = frameTiming(file, stream, parsed, image, counted?.builder);
+  const builder = (await packets)?.get(stream.index ?? 0);
+  const counted = image ? undefined : frameTable(builder, stream, parsed);
+  const timing = frameTiming(file, stream, parsed, image, builder);
   const rotation = rotationOf(stream);
   const turned = rotation === 90 || rotation === 270;
   return {

@@ -58,6 +58,8 @@ export interface ClipStream {
   chunks(chunk: number): AsyncGenerator<FrameChunk>;
   /** Known once the chunks are through: the file ended before some frames, which repeat the last frame read. */
   readonly partial: boolean;
+  /** Frames taken from the decoder so far (none is taken before the chunk that needs it). */
+  readonly framesDecoded: number;
 }
 
 export function checkClipOptions(options: ClipOptions): void {
@@ -146,11 +148,15 @@ export async function openClips(path: string, options: ClipOptions, rng: Rng): P
     slots.get(index)!.push({ clip, t });
   }));
   let partial = false;
+  let framesDecoded = 0;
   const stream: ClipStream = {
     info,
     clips,
     get partial() {
       return partial;
+    },
+    get framesDecoded() {
+      return framesDecoded;
     },
     async *chunks(chunk: number) {
       if (!Number.isSafeInteger(chunk) || chunk < 1) throw expected('chunk', 'an integer ≥ 1', chunk);
@@ -167,6 +173,7 @@ export async function openClips(path: string, options: ClipOptions, rng: Rng): P
       let last: Uint8Array | undefined;
       let lastIndex = -1;
       for await (const { index, frame } of decoded) {
+        framesDecoded++;
         for (const slot of slots.get(index)!) if (out.add(frame, clips[slot.clip]!, slot)) yield out.take();
         last = frame;
         lastIndex = index;
