@@ -63,6 +63,17 @@ afterAll(async () => {
 });
 
 describe('openClips', () => {
+  it('test mode, one crop (cut by ffmpeg): the bytes of a whole-file decode cropped', async () => {
+    const S = 24;
+    const stream = await openClips(video, { numFrames: 7, size: S, mode: 'test', views: 2 }, createRng(0));
+    const got = await collect(stream, 3);
+    const scaled = scaledSize(stream.info.width, stream.info.height, S);
+    const frames = await allFrames(video, `scale=${scaled.width}:${scaled.height}:flags=bicubic`, scaled.width, scaled.height);
+    stream.clips.forEach((clip, k) => clip.indices.forEach((index, t) => {
+      expect(got.get(`${k}/${t}`)!.equals(cropOut(frames[index]!, scaled.width, clip.box)), `clip ${k} t ${t}`).toBe(true);
+    }));
+  });
+
   it('test mode: views × crops in chunks of C, the bytes of a whole-file decode cropped', async () => {
     const S = 24;
     const options = { numFrames: 5, size: S, mode: 'test' as const, views: 2, crops: 3 as const };

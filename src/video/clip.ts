@@ -70,6 +70,7 @@ export async function loadClips(path: string, options: ClipOptions, rng: Rng): P
     for (let j = 0; j < chunk.count; j++) {
       clips[chunk.clip[j]!]!.frames.set(chunk.frames.subarray(j * frameBytes, (j + 1) * frameBytes), chunk.t[j]! * frameBytes);
     }
+    chunk.release();
   }
   for (const clip of clips) clip.partial = stream.partial;
   return { info: stream.info, clips };

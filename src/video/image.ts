@@ -105,27 +105,29 @@ export interface ImageDecodeOptions {
   height: number;
   /** Region of the image as displayed (after orientation) to keep before scaling. */
   crop: CropBox;
+  /** Region of the scaled image to keep: the output is this size. */
+  cropScaled?: CropBox;
   /** What alpha is flattened onto (default IMAGE_BACKGROUND). */
   background?: { r: number; g: number; b: number };
 }
 
 /**
- * The first frame of an image as displayed: rgb24 [height, width, 3], cropped and scaled
- * (bicubic). The crop is always given, the whole image if need be: with one, sharp turns the
+ * The first frame of an image as displayed: rgb24 [height, width, 3], cropped, scaled
+ * (bicubic) and cut (`cropScaled`). The crop is always given, the whole image if need be: with one, sharp turns the
  * image (EXIF orientation) before it scales it; without, it scales the stored image and turns
  * the result, which differs by a level here and there from the upright picture scaled.
  */
 export async function decodeImage(file: string, options: ImageDecodeOptions): Promise<Uint8Array> {
-  const { width, height, crop } = options;
+  const { crop, cropScaled: after } = options;
+  const { width, height } = after ?? options;
   try {
-    const { data, info } = await sharp(file, { autoOrient: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', page: 0, pages: 1 })
+    let image = sharp(file, { autoOrient: true, limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', page: 0, pages: 1 })
       .flatten({ background: options.background ?? IMAGE_BACKGROUND })
       .toColourspace('srgb')
       .extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height })
-      .resize(width, height, { fit: 'fill', kernel: 'cubic' })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+      .resize(options.width, options.height, { fit: 'fill', kernel: 'cubic' });
+    if (after) image = image.extract({ left: after.x, top: after.y, width: after.width, height: after.height });
+    const { data, info } = await image.removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || data.length !== width * height * 3) {
       throw new Error(`got ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`);
     }

@@ -39,13 +39,18 @@ export interface ClipLayout {
 }
 
 export interface FrameChunk {
-  /** [count, S, S, 3] rgb24, cropped (and flipped) as each frame's clip says; a fresh array. */
+  /** [count, S, S, 3] rgb24, cropped (and flipped) as each frame's clip says; yours until released. */
   frames: Uint8Array;
   count: number;
   /** For frame j of the chunk: its clip (an index into `clips`) … */
   clip: Int32Array;
   /** … and its position t in that clip. */
   t: Int32Array;
+  /**
+   * Hand the chunk's arrays back for a later chunk (do not touch them after). Optional: an
+   * unreleased chunk is left to the garbage collector, and the stream allocates anew.
+   */
+  release(): void;
 }
 
 export interface ClipStream {
@@ -97,12 +102,17 @@ export function flipFramesHorizontally(frames: Uint8Array, width: number): void 
   }
 }
 
-/** How a decoded frame becomes clip frames: ffmpeg crops and scales (train) or JavaScript crops a scaled frame (test). */
+/**
+ * How a decoded frame becomes clip frames: the decoder crops and scales to S×S (train), scales
+ * and cuts the one test crop (test, one crop), or scales and JavaScript cuts the crops (three).
+ */
 interface Placement {
   decodeWidth: number;
   decodeHeight: number;
-  /** Train: the crop ffmpeg applies before scaling to S×S. */
+  /** Train: the crop the decoder applies before scaling to S×S. */
   decodeCrop?: CropBox;
+  /** Test with one crop: the decoder cuts it from the scaled frame; frames arrive S×S. */
+  cropScaled?: CropBox;
 }
 
 /**
@@ -133,7 +143,9 @@ function layoutClips(info: VideoInfo, path: string, options: ClipOptions, rng: R
     ...base, view, crop, indices, timestamps: frameTimestamps(indices, info.fps), flipped: false, box,
   })));
   if (clips.length === 0) throw new LosaError(`${path}: no clips`);
-  return { clips, placement: { decodeWidth: scaled.width, decodeHeight: scaled.height } };
+  // One crop: the decoder cuts it, so only S×S frames cross the pipe.
+  const cropScaled = boxes.length === 1 ? boxes[0] : undefined;
+  return { clips, placement: { decodeWidth: scaled.width, decodeHeight: scaled.height, cropScaled } };
 }
 
 /** Probe a file and lay out its clips; their frames come from `chunks(C)`. */
@@ -161,12 +173,12 @@ export async function openClips(path: string, options: ClipOptions, rng: Rng): P
     async *chunks(chunk: number) {
       if (!Number.isSafeInteger(chunk) || chunk < 1) throw expected('chunk', 'an integer ≥ 1', chunk);
       const decoded = decodeFrameStream(info, [...slots.keys()], {
-        width: placement.decodeWidth, height: placement.decodeHeight, crop: placement.decodeCrop,
+        width: placement.decodeWidth, height: placement.decodeHeight, crop: placement.decodeCrop, cropScaled: placement.cropScaled,
         threads: options.threads, signal: options.signal, seek: options.seek,
       });
       const out = new ChunkBuilder(chunk, options.size, (frame, clip, target, offset) => {
-        if (placement.decodeCrop) {
-          target.set(frame, offset);
+        if (placement.decodeCrop || placement.cropScaled) {
+          target.set(frame, offset); // already S×S
           if (clip.flipped) flipFramesHorizontally(target.subarray(offset, offset + frame.length), options.size);
         } else cropFrame(frame, placement.decodeWidth, clip.box, target, offset);
       });
@@ -189,11 +201,21 @@ export async function openClips(path: string, options: ClipOptions, rng: Rng): P
   return stream;
 }
 
-/** Fills chunks of `capacity` clip frames ([capacity, S, S, 3]); a full chunk is taken and a new one begun. */
+interface ChunkArrays {
+  frames: Uint8Array;
+  clip: Int32Array;
+  t: Int32Array;
+}
+
+/**
+ * Fills chunks of `capacity` clip frames ([capacity, S, S, 3]); a full chunk is taken and a new
+ * one begun, in arrays handed back by `release` when there are some: a consumer that releases
+ * its chunks leaves nothing per frame to the garbage collector (whose backlog would otherwise
+ * add tens of MB to the peak of a long clip before it runs).
+ */
 class ChunkBuilder {
-  private frames: Uint8Array;
-  private clip: Int32Array;
-  private t: Int32Array;
+  private arrays: ChunkArrays;
+  private readonly free: ChunkArrays[] = [];
   count = 0;
   private readonly frameBytes: number;
 
@@ -203,25 +225,37 @@ class ChunkBuilder {
     private readonly place: (frame: Uint8Array, clip: ClipLayout, target: Uint8Array, offset: number) => void,
   ) {
     this.frameBytes = size * size * 3;
-    this.frames = new Uint8Array(capacity * this.frameBytes); // [C, S, S, 3]
-    this.clip = new Int32Array(capacity);
-    this.t = new Int32Array(capacity);
+    this.arrays = this.fresh();
+  }
+
+  private fresh(): ChunkArrays {
+    return this.free.pop() ?? {
+      frames: new Uint8Array(this.capacity * this.frameBytes), // [C, S, S, 3]
+      clip: new Int32Array(this.capacity),
+      t: new Int32Array(this.capacity),
+    };
   }
 
   /** Place one clip frame; true when the chunk is full. */
   add(frame: Uint8Array, clip: ClipLayout, slot: { clip: number; t: number }): boolean {
-    this.place(frame, clip, this.frames, this.count * this.frameBytes);
-    this.clip[this.count] = slot.clip;
-    this.t[this.count] = slot.t;
+    this.place(frame, clip, this.arrays.frames, this.count * this.frameBytes);
+    this.arrays.clip[this.count] = slot.clip;
+    this.arrays.t[this.count] = slot.t;
     return ++this.count === this.capacity;
   }
 
   take(): FrameChunk {
     const n = this.count;
-    const chunk = { frames: this.frames.subarray(0, n * this.frameBytes), count: n, clip: this.clip.subarray(0, n), t: this.t.subarray(0, n) };
-    this.frames = new Uint8Array(this.capacity * this.frameBytes);
-    this.clip = new Int32Array(this.capacity);
-    this.t = new Int32Array(this.capacity);
+    const arrays = this.arrays;
+    let released = false;
+    const chunk: FrameChunk = {
+      frames: arrays.frames.subarray(0, n * this.frameBytes), count: n, clip: arrays.clip.subarray(0, n), t: arrays.t.subarray(0, n),
+      release: () => {
+        if (!released) this.free.push(arrays);
+        released = true;
+      },
+    };
+    this.arrays = this.fresh();
     this.count = 0;
     return chunk;
   }
