@@ -112,6 +112,9 @@ export async function statMedia(file: string): Promise<number> {
   return stat.size;
 }
 
+/** Image extensions ffmpeg reads for losa (libvips has no BMP loader). */
+const FFMPEG_IMAGE_EXTENSIONS: readonly string[] = ['.bmp'];
+
 /** EXIF orientation → the clockwise turn it applies (mirrored orientations: their turn). */
 const ORIENTATION_TURN: Record<number, number> = { 3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270 };
 
@@ -198,9 +201,6 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
     reader: 'ffmpeg',
   };
 }
-
-/** Image extensions ffmpeg reads for losa (libvips has no BMP loader). */
-const FFMPEG_IMAGE_EXTENSIONS: readonly string[] = ['.bmp'];
 
 /** Frame count, rate and duration from the counted packets, else the header, else duration × fps. */
 function frameTiming(
