@@ -242,7 +242,7 @@ function startSegment(ctx: DecodeContext, table: FrameTable, segment: Segment, t
   const shown = new ShownTimes();
   const args = segmentArgs(ctx.info, table, segment, { ...ctx.options, threads }, ctx.passthrough);
   const run = startFfmpeg(args, { onStderrLine: shown.line });
-  run.then((r) => r.done, () => undefined).finally(() => shown.end());
+  void run.then((r) => r.done).catch(() => undefined).finally(() => shown.end());
   return { run, shown };
 }
 
