@@ -141,6 +141,19 @@ describe('when a seek comes up short', () => {
     expect(lines).toEqual([report.fallback]);
   });
 
+  it('decodes a container whose seeks are not keyframe-exact (MPEG-TS) from its first frame, still by time', async () => {
+    const file = path.join(dir, 'open.mkv');
+    const info = await probeVideo(file);
+    expect(info.frames!.seekable).toBe(true);
+    const frames = await reference(file);
+    const report: DecodeReport = {};
+    const asked = [7, 150, 380];
+    const decoded = await decodeFrames({ ...info, frames: { ...info.frames!, seekable: false } }, asked, { width: W, height: H, report, mergeGap: 0 });
+    expect(report.segments).toEqual([{ start: -1, frames: asked }]);
+    expect(report.fallback).toBeUndefined();
+    expect(asked.every((i) => Buffer.from(decoded.frameAt(i)).equals(frames[i]!))).toBe(true);
+  });
+
   it('decodes from the first frame when asked not to seek', async () => {
     const file = path.join(dir, 'open.mp4');
     const info = await probeVideo(file);

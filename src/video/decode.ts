@@ -279,7 +279,8 @@ function failure(ctx: DecodeContext, unique: readonly number[]): LosaError {
 /** The segments of a decode with a frame table; a short segment hands the rest to decodeFromStart. */
 async function* decodeBySegments(ctx: DecodeContext, table: FrameTable, unique: number[], track: (run: Promise<FfmpegProcess>) => void): AsyncGenerator<DecodedFrame, number> {
   const { info, options } = ctx;
-  const plan = planSegments(table, unique.filter((i) => i < table.times.length), options.mergeGap ?? mergeGap(info.width, info.height));
+  const frames = unique.filter((i) => i < table.times.length);
+  const plan = table.seekable ? planSegments(table, frames, options.mergeGap ?? mergeGap(info.width, info.height)) : [{ start: -1, frames }];
   if (options.report) options.report.segments = plan;
   // Several segments: one decoder thread each, as many at once as there are cores (up to
   // SEGMENTS_AT_ONCE). Frame threading would make every short segment wait for its pipeline

@@ -26,6 +26,8 @@ export interface FrameTable {
   keyframes: Int32Array;
   /** Whether ffmpeg backs off its seeks for this file (a video stream with B-frames). */
   backoff: boolean;
+  /** Whether ffmpeg's seek in this container lands on keyframes (not in MPEG-TS/PS: decode from the start). */
+  seekable: boolean;
   /** Half-width (s) of the window a frame is picked in: a quarter of the smallest gap between frames. */
   tolerance: number;
 }
@@ -57,7 +59,7 @@ export class FrameTableBuilder {
   }
 
   /** The table, or why the packets cannot be sought by (then decoding starts at the first frame). */
-  build(timeBase: number, backoff: boolean): { table?: FrameTable; problem?: string } {
+  build(timeBase: number, backoff: boolean, seekable = true): { table?: FrameTable; problem?: string } {
     if (this.count === 0) return { problem: 'no packets' };
     if (this.missingPts) return { problem: 'packets without timestamps' };
     if (!(timeBase > 0)) return { problem: 'no time base' };
@@ -70,7 +72,7 @@ export class FrameTableBuilder {
     if (keyframes.length === 0) return { problem: 'no keyframes' };
     const tolerance = times.length > 1 ? (minGap * timeBase) / 4 : 1e-3;
     if (tolerance < 1e-6) return { problem: 'frames less than 4 µs apart' };
-    return { table: { times, keyframes, backoff, tolerance } };
+    return { table: { times, keyframes, backoff, seekable, tolerance } };
   }
 }
 

@@ -156,11 +156,18 @@ async function countFrames(file: string): Promise<Map<number, FrameTableBuilder>
   return builders;
 }
 
+/**
+ * Containers where ffmpeg's seek lands between keyframes (it bisects by timestamps): frames
+ * are still picked by time there, but decoding starts at the first frame.
+ */
+const UNSEEKABLE_FORMATS: readonly string[] = ['mpegts', 'mpeg', 'mpegvideo'];
+
 /** The frame table of the stream used (ffmpeg backs its seeks off when any video stream has B-frames). */
 function frameTable(builder: FrameTableBuilder | undefined, stream: ProbeStream, parsed: ProbeData): { table?: FrameTable; problem?: string } {
   if (!builder) return { problem: 'no packets' };
   const backoff = (parsed.streams as ProbeStream[]).some((s) => s.codec_type === 'video' && positive(s.has_b_frames) > 0);
-  return builder.build(rate(stream.time_base), backoff);
+  const seekable = !String(parsed.format?.format_name ?? '').split(',').some((f) => UNSEEKABLE_FORMATS.includes(f));
+  return builder.build(rate(stream.time_base), backoff, seekable);
 }
 
 /** Probe a video (or image) file. Throws LosaError `<path>: <problem>`. */
