@@ -4,6 +4,7 @@ import { COMMANDS } from './commands/index.js';
 import type { CommandIO } from './commands/command.js';
 import { helpText, parseOptions } from './commands/options.js';
 import { LosaError, UsageError, errorMessage } from './errors.js';
+import { setDebugLog } from './debug.js';
 
 const VERSION = '0.1.0';
 
@@ -47,6 +48,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   io = { ...io, debug };
+  setDebugLog(debug ? (line) => void io.stderr.write(`losa: debug: ${line}\n`) : undefined);
   const first = args[0];
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.stdout.write(topHelp() + '\n');

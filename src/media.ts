@@ -7,7 +7,8 @@ export const VIDEO_EXTENSIONS: readonly string[] = Object.freeze([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts',
   '.flv', '.3gp', '.3g2', '.ogv', '.wmv', '.gif', '.y4m',
 ]);
-export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(['.png', '.jpg', '.jpeg', '.bmp', '.webp']);
+// Images are read by sharp (by their content; BMP by ffmpeg): these endings are what the data sets list.
+export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.avif', '.tif', '.tiff']);
 
 const MEDIA = new Set([...VIDEO_EXTENSIONS, ...IMAGE_EXTENSIONS]);
 

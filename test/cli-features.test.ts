@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-helpers.js';
 import { loadBackbone } from '../src/backbone/index.js';
@@ -33,9 +33,9 @@ beforeAll(async () => {
     return f;
   });
   await writeVideo(path.join(dir, 'clip.mp4'), frames, { width: W, height: H, fps: 12 });
-  const png = new PNG({ width: 50, height: 36 });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : (i * 7) % 256;
-  await fs.writeFile(path.join(dir, 'still.png'), PNG.sync.write(png));
+  const pixels = Buffer.alloc(50 * 36 * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7) % 256;
+  await sharp(pixels, { raw: { width: 50, height: 36, channels: 3 } }).png().toFile(path.join(dir, 'still.png'));
   await fs.writeFile(path.join(dir, 'broken.mp4'), 'not a video');
 });
 afterAll(async () => {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile, readSafetensorsFloat32 } from '../src/safetensors.js';
-import { synthDataset, writeVideo } from '../src/video/synth.js';
+import { H264_ARGS, synthDataset, writeVideo } from '../src/video/synth.js';
 import { makeTimmWeights, smallConfig, writeTensors } from './backbone-helpers.js';
 import { jsonLines, requireBuild, spawnLosa, type LosaProcess } from './cli-process.js';
 import { startRedis, type RedisServer } from './redis-server.js';
@@ -24,7 +24,10 @@ const BROKEN = 'data/train/moving-right/zz-broken.mp4';
 // video's job takes a while, so the worker is killed in the middle of it).
 const RUN = ['--data', 'data', '--backbone', 'tiny.json', '--weights', 'tiny.safetensors', '--num-frames', '4', '--cache-views', '6'];
 
-/** A 20 s 480×360 clip: decoding its six views keeps a worker busy for a second or more. */
+/**
+ * A 20 s 480×360 clip with one keyframe (so a seek cannot skip any of it): decoding its six
+ * views keeps a worker busy for a second or more, long enough to be stopped in the middle.
+ */
 function* longFrames(): Generator<Uint8Array> {
   const w = 480, h = 360;
   for (let k = 0; k < 500; k++) {
@@ -39,7 +42,7 @@ beforeAll(async () => {
   redis = await startRedis();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-extract-'));
   await synthDataset(path.join(dir, 'data'), { classes: 2, trainPerClass: 3, valPerClass: 1, seconds: 1, width: 64, height: 48, fps: 10, seed: 5, concurrency: 2 });
-  await writeVideo(path.join(dir, LONG), longFrames(), { width: 480, height: 360, fps: 25 });
+  await writeVideo(path.join(dir, LONG), longFrames(), { width: 480, height: 360, fps: 25, codecArgs: [...H264_ARGS, '-g', '1000', '-sc_threshold', '0'] });
   await fs.writeFile(path.join(dir, BROKEN), Buffer.alloc(4096, 7));
   const config = smallConfig({ name: 'tiny', imageSize: 32, patchSize: 16, width: 16, depth: 2 });
   await fs.writeFile(path.join(dir, 'tiny.json'), JSON.stringify(config));

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-helpers.js';
 import { loadBackbone, resolveBackboneConfig } from '../src/backbone/index.js';
@@ -123,8 +123,9 @@ describe('losa frames --mode train', () => {
     const files = (JSON.parse(r.stdout) as { views: { files: string[] }[] }).views[0]!.files;
     const frames = new Uint8Array(4 * 32 * 32 * 3); // [T, S, S, 3]
     for (const [t, file] of files.entries()) {
-      const png = PNG.sync.read(await fs.readFile(file));
-      for (let p = 0; p < 32 * 32; p++) frames.set(png.data.subarray(p * 4, p * 4 + 3), (t * 32 * 32 + p) * 3);
+      const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height, info.channels]).toEqual([32, 32, 3]);
+      frames.set(data, t * 32 * 32 * 3);
     }
     const bb = await loadBackbone({ config: await resolveBackboneConfig(backbone), threads: 1 });
     try {

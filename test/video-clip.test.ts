@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../src/random.js';
 import { loadClips } from '../src/video/clip.js';
@@ -133,13 +133,10 @@ describe('images and partial files', () => {
   it('reads a PNG and a JPEG as one frame repeated, short side scaled, centre crop', async () => {
     // 40×20 PNG: left half black, right half white; centre crop of the 32×16 scaled image (S=16)
     // is columns 8..23: black then white.
-    const png = new PNG({ width: 40, height: 20 });
-    for (let p = 0; p < 40 * 20; p++) {
-      const v = p % 40 >= 20 ? 255 : 0;
-      png.data.set([v, v, v, 255], p * 4);
-    }
+    const pixels = Buffer.alloc(40 * 20 * 3);
+    for (let p = 0; p < 40 * 20; p++) pixels.fill(p % 40 >= 20 ? 255 : 0, p * 3, p * 3 + 3);
     const pngFile = path.join(dir, 'photo 1%d.png');
-    await fs.writeFile(pngFile, PNG.sync.write(png));
+    await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } }).png().toFile(pngFile);
     expect(isImagePath(pngFile)).toBe(true);
     const { info, clips } = await loadClips(pngFile, { numFrames: 4, size: 16, mode: 'test', views: 2 }, createRng(0));
     expect(info).toMatchObject({ image: true, frameCount: 1, width: 40, height: 20 });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../src/video/decode.js';
-import { ffmpegInput, ffmpegPath, ffprobePath, resetFfmpegPaths, runFfmpeg, startFfmpeg } from '../src/video/ffmpeg.js';
+import { ffmpegInput, ffmpegPath, ffprobePath, readFfmpeg, resetFfmpegPaths, runFfmpeg } from '../src/video/ffmpeg.js';
 import { probeVideo } from '../src/video/probe.js';
 import { writeVideo } from '../src/video/synth.js';
 
@@ -174,11 +174,8 @@ describe('rotation metadata', () => {
       const seen = [[at(2, 2), at(info.width - 3, 2)], [at(2, info.height - 3), at(info.width - 3, info.height - 3)]];
       expect(seen).toEqual(turn(stored, info.rotation));
       // ffmpeg's own autorotation of the same file agrees pixel for pixel.
-      const { child, done } = await startFfmpeg(['-loglevel', 'error', '-i', ffmpegInput(file), '-frames:v', '3', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
-      const chunks: Buffer[] = [];
-      child.stdout!.on('data', (c: Buffer) => chunks.push(c));
-      await done;
-      const reference = Buffer.concat(chunks).subarray(W * H * 3, 2 * W * H * 3);
+      const all = await readFfmpeg(['-loglevel', 'error', '-i', ffmpegInput(file), '-frames:v', '3', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+      const reference = all.stdout.subarray(W * H * 3, 2 * W * H * 3);
       const diff = reference.reduce((m, v, i) => Math.max(m, Math.abs(v - frame[i]!)), 0);
       expect(diff).toBeLessThanOrEqual(2);
     });

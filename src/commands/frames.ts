@@ -4,7 +4,6 @@
 // the same defaults and the same random draws (--seed, --view), so its crops are training's.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { PNG } from 'pngjs';
 import { expected, errorMessage, LosaError, UsageError } from '../errors.js';
 import type { ViewPlan } from '../features/pipeline.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -13,6 +12,7 @@ import { createRng } from '../random.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
 import { trainingPlan } from '../train/views.js';
 import { loadClips } from '../video/clip.js';
+import { encodePng } from '../video/image.js';
 import { DEFAULT_CROP_RATIO, DEFAULT_CROP_SCALE, DEFAULT_IMAGE_SIZE } from '../video/sampling.js';
 import { IMAGE_SIZE_HELP, SAMPLING_OPTIONS, TRAINING_VIEW_OPTIONS, VIEW_OPTIONS } from './common.js';
 import { defineCommand, type CommandArgs, type CommandIO } from './command.js';
@@ -31,13 +31,6 @@ const options = {
   view: int({ value: 'K', help: 'training: the view; epoch E of `losa train` uses view (E-1) mod --cache-views with the feature cache, E-1 without', default: 0 }),
   json: flag({ help: 'print {"frameCount","fps","views":[{"indices","files",…}]} instead of text' }),
 } satisfies OptionTable;
-
-/** rgb24 [S, S, 3] → PNG bytes. */
-export function encodePng(rgb: Uint8Array, width: number, height: number): Buffer {
-  const png = new PNG({ width, height });
-  png.data = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
-}
 
 /**
  * The video and the options. Arguments after `--` arrive as positionals (so that
@@ -98,7 +91,7 @@ same frames and crop as training does for that file (its draws are seeded by its
       for (let t = 0; t < clip.numFrames; t++) {
         const name = `view${clip.view}-crop${clip.crop}-${String(t).padStart(2, '0')}-frame${clip.indices[t]}.png`;
         const target = path.join(out, name);
-        await writeFileAtomic(target, encodePng(clip.frames.subarray(t * frameBytes, (t + 1) * frameBytes), size, size));
+        await writeFileAtomic(target, await encodePng(clip.frames.subarray(t * frameBytes, (t + 1) * frameBytes), size, size));
         files.push(target);
       }
       views.push({

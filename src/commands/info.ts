@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expected } from '../errors.js';
 import { formatBytes } from '../fsutil.js';
+import { ffmpegSummary } from '../video/index.js';
 import { BACKBONE_OPTIONS, SAMPLING_OPTIONS, backboneOption } from './common.js';
 import { defineCommand } from './command.js';
 import { bytes, flag, type OptionTable } from './options.js';
@@ -181,16 +182,17 @@ and the chunk are estimates of what onnxruntime keeps alive per frame.`,
     const frames = o.numFrames;
     const budget = o.memory ?? Math.floor(os.totalmem() / 2);
     const { pool, layers, json, backbone } = o;
+    const ffmpeg = await ffmpegSummary(); // which ffmpeg decodes videos, and why
     if (backbone !== undefined) {
       const row = await describe(backbone, budget, frames, pool, layers);
-      if (json) io.stdout.write(JSON.stringify(row) + '\n');
-      else io.stdout.write(detail(row));
+      if (json) io.stdout.write(JSON.stringify({ ...row, ffmpeg: ffmpeg.binaries }) + '\n');
+      else io.stdout.write(detail(row) + ffmpeg.lines.join('\n') + '\n');
       return 0;
     }
     const rows: InfoRow[] = [];
     for (const name of BACKBONE_PRESETS) rows.push(await describe(name, budget, frames, pool, layers));
-    if (json) io.stdout.write(JSON.stringify({ backbones: rows }) + '\n');
-    else io.stdout.write(table(rows) + '\nParameters: backbone only. GFLOPs: 2 × multiply-adds. `losa info --backbone NAME` for details.\n');
+    if (json) io.stdout.write(JSON.stringify({ backbones: rows, ffmpeg: ffmpeg.binaries }) + '\n');
+    else io.stdout.write(table(rows) + '\nParameters: backbone only. GFLOPs: 2 × multiply-adds. `losa info --backbone NAME` for details.\n\n' + ffmpeg.lines.join('\n') + '\n');
     return 0;
   },
 });

@@ -1,71 +1,20 @@
-// The only place losa starts ffmpeg or ffprobe. The binaries come from the npm packages that
-// ship them (@ffmpeg-installer/ffmpeg, @ffprobe-installer/ffprobe); FFMPEG_PATH and
-// FFPROBE_PATH override them. Processes are spawned without a shell, and every input path is
-// passed as an absolute `file:` URL, so a name with spaces, non-ASCII characters, `%`, `:` or
-// a leading `-` is always read as a file and never as an option or a protocol.
+// The only place losa runs ffmpeg or ffprobe on media. fluent-ffmpeg drives both (its upstream
+// is no longer maintained, so it stays behind this one module): losa sets its paths to the
+// binaries ffmpeg-binaries.ts chose and hands it argument lists. One thing fluent cannot do is
+// list packets (its ffprobe parser keeps streams and format only), so the frame index of
+// probe.ts reads ffprobe's packet lines here directly. Processes are spawned without a shell,
+// and every input path is passed as an absolute `file:` URL, so a name with spaces, non-ASCII
+// characters, `%`, `:` or a leading `-` is always read as a file and never as an option or a
+// protocol.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs, constants as fsConstants } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import fluent from 'fluent-ffmpeg';
 import { LosaError } from '../errors.js';
+import { ffmpegBinaries } from './ffmpeg-binaries.js';
 
-const require = createRequire(import.meta.url);
-
-type Tool = 'ffmpeg' | 'ffprobe';
-
-const ENV: Record<Tool, string> = { ffmpeg: 'FFMPEG_PATH', ffprobe: 'FFPROBE_PATH' };
-const PACKAGE: Record<Tool, string> = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffprobe: '@ffprobe-installer/ffprobe' };
-
-const resolved = new Map<Tool, Promise<string>>();
-
-async function resolveTool(tool: Tool): Promise<string> {
-  const override = process.env[ENV[tool]];
-  if (override !== undefined && override !== '') {
-    // A bare name ("ffmpeg") is looked up on PATH by spawn; a path must exist and be executable.
-    if (!override.includes('/') && !override.includes('\\')) return override;
-    try {
-      await fs.access(override, fsConstants.X_OK);
-    } catch {
-      throw new LosaError(`${override}: ${ENV[tool]} does not name an executable ${tool}`);
-    }
-    return override;
-  }
-  let binary: string;
-  try {
-    binary = (require(PACKAGE[tool]) as { path: string }).path;
-  } catch (error) {
-    throw new LosaError(`${tool} not found: ${PACKAGE[tool]} is not installed for this platform (${(error as Error).message}); set ${ENV[tool]}`);
-  }
-  try {
-    await fs.access(binary, fsConstants.X_OK);
-  } catch {
-    // npm 11 may skip the packages' postinstall, which is what makes the binaries executable.
-    try {
-      const { mode } = await fs.stat(binary);
-      await fs.chmod(binary, mode | 0o111);
-    } catch (error) {
-      throw new LosaError(`${binary}: ${tool} is not executable and cannot be made so (${(error as Error).message}); set ${ENV[tool]}`);
-    }
-  }
-  return binary;
-}
-
-/** Path of the ffmpeg binary in use (FFMPEG_PATH, else the npm-shipped one), made executable if needed. */
-export function ffmpegPath(): Promise<string> {
-  if (!resolved.has('ffmpeg')) resolved.set('ffmpeg', resolveTool('ffmpeg'));
-  return resolved.get('ffmpeg')!;
-}
-
-/** Path of the ffprobe binary in use (FFPROBE_PATH, else the npm-shipped one), made executable if needed. */
-export function ffprobePath(): Promise<string> {
-  if (!resolved.has('ffprobe')) resolved.set('ffprobe', resolveTool('ffprobe'));
-  return resolved.get('ffprobe')!;
-}
-
-/** Forget resolved binaries (tests that change FFMPEG_PATH / FFPROBE_PATH). */
-export function resetFfmpegPaths(): void {
-  resolved.clear();
-}
+export { ffmpegBinaries, ffmpegPath, ffprobePath, resetFfmpegPaths } from './ffmpeg-binaries.js';
 
 /**
  * The input argument for a file: `file:` plus the absolute path. ffmpeg then reads it as a
@@ -73,19 +22,6 @@ export function resetFfmpegPaths(): void {
  */
 export function ffmpegInput(file: string): string {
   return `file:${path.resolve(file)}`;
-}
-
-/** Keep only the last `limit` characters of what a process wrote to stderr (bounded memory). */
-class TailBuffer {
-  private text = '';
-  constructor(private readonly limit = 16_384) {}
-  push(chunk: Buffer | string): void {
-    this.text += chunk.toString();
-    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
-  }
-  toString(): string {
-    return this.text.slice(-this.limit);
-  }
 }
 
 /** Lines ffmpeg prints after the real error, which say nothing about the file. */
@@ -111,54 +47,183 @@ export interface ProcessResult {
   /** Exit code, or null when killed by a signal. */
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** The tail of stderr. */
+  /** The last lines of stderr. */
   stderr: string;
 }
 
-function spawnTool(binary: string, args: readonly string[], stdin: 'pipe' | 'ignore' = 'ignore'): ChildProcess {
-  // Spawn errors (ENOENT) arrive asynchronously; waitFor() attaches the handler right away.
-  return spawn(binary, args, { stdio: [stdin, 'pipe', 'pipe'], shell: false, windowsHide: true });
+export interface FfmpegProcess {
+  /** What ffmpeg writes to `pipe:1` (ends at once when the output is a file). */
+  stdout: Readable;
+  /** Raw input for an `-i pipe:0` (only with `{ stdin: true }`). */
+  stdin?: Writable;
+  /** Settles when ffmpeg has exited and its stderr is read; rejects only when it cannot start. */
+  done: Promise<ProcessResult>;
+  /** Stop ffmpeg now (SIGKILL), also before it has started. */
+  kill(): void;
 }
 
-function waitFor(child: ChildProcess, tool: Tool, binary: string): Promise<ProcessResult> {
-  const stderr = new TailBuffer();
-  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new LosaError(`${binary}: cannot run ${tool} (${error.code ?? error.message}); set ${ENV[tool]}`));
-    });
-    child.once('close', (code, signal) => resolve({ code, signal, stderr: stderr.toString() }));
-  });
+/** Inputs (each with the options before its `-i`), output options and the output target. */
+interface FluentParts {
+  inputs: { source: string; options: string[] }[];
+  outputOptions: string[];
+  target: string;
+}
+
+/** Split an ffmpeg argument list into what fluent-ffmpeg builds commands from. */
+export function splitFfmpegArgs(args: readonly string[]): FluentParts {
+  const inputs: FluentParts['inputs'] = [];
+  let pending: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-i' && i + 1 < args.length) {
+      inputs.push({ source: args[++i]!, options: pending });
+      pending = [];
+    } else {
+      pending.push(args[i]!);
+    }
+  }
+  const target = pending.pop();
+  if (inputs.length === 0 || target === undefined) throw new Error(`ffmpeg arguments need an input and an output: ${args.join(' ')}`);
+  return { inputs, outputOptions: pending, target };
+}
+
+interface FluentInternals {
+  ffmpegProc?: ChildProcess;
+}
+
+function exitOf(error: Error): Pick<ProcessResult, 'code' | 'signal'> {
+  const code = /exited with code (\d+)/.exec(error.message);
+  const signal = /killed with signal (\w+)/.exec(error.message);
+  return { code: code ? Number(code[1]) : null, signal: (signal?.[1] as NodeJS.Signals | undefined) ?? null };
 }
 
 /**
- * Start ffmpeg with `args` (stdout and stderr piped; stdin closed unless `stdin` is true, for
- * raw frames written to it). `done` settles when the process has exited and its output
- * streams are closed; read stdout meanwhile.
+ * Start ffmpeg with `args` (as on a command line, without the binary). `-i pipe:0` reads from
+ * `stdin` when `{ stdin: true }`; an output of `pipe:1` comes out of `stdout`, with
+ * backpressure: a consumer that stops reading stops ffmpeg. `onStderrLine` hears each line of
+ * stderr as it comes.
  */
-export async function startFfmpeg(args: readonly string[], options: { stdin?: boolean } = {}): Promise<{ child: ChildProcess; done: Promise<ProcessResult> }> {
-  const binary = await ffmpegPath();
-  const child = options.stdin
-    ? spawnTool(binary, ['-hide_banner', ...args], 'pipe')
-    : spawnTool(binary, ['-nostdin', '-hide_banner', ...args]);
-  const done = waitFor(child, 'ffmpeg', binary);
-  done.catch(() => {}); // the caller awaits it later; a spawn failure must not count as unhandled meanwhile
-  return { child, done };
+export async function startFfmpeg(
+  args: readonly string[],
+  options: { stdin?: boolean; onStderrLine?: (line: string) => void } = {},
+): Promise<FfmpegProcess> {
+  const binaries = await ffmpegBinaries();
+  fluent.setFfmpegPath(binaries.ffmpeg.path);
+  const parts = splitFfmpegArgs(['-hide_banner', ...(options.stdin ? [] : ['-nostdin']), ...args]);
+  // Never destroyed on its own: fluent kills ffmpeg 20 ms after its output stream closes.
+  const stdout = new PassThrough({ autoDestroy: false });
+  const stdin = options.stdin ? new PassThrough() : undefined;
+  const command = fluent({ stdoutLines: 200 });
+  for (const input of parts.inputs) {
+    command.input(stdin && input.source === 'pipe:0' ? stdin : input.source);
+    if (input.options.length > 0) command.inputOptions(...input.options); // spread: fluent would split "a b" strings
+  }
+  if (parts.target === 'pipe:1' || parts.target === '-') command.output(stdout, { end: true });
+  else {
+    command.output(parts.target);
+    stdout.end();
+  }
+  if (parts.outputOptions.length > 0) command.outputOptions(...parts.outputOptions);
+
+  if (options.onStderrLine) command.on('stderr', options.onStderrLine);
+  let killed = false;
+  let exit: Pick<ProcessResult, 'code' | 'signal'> | undefined;
+  const proc = (): ChildProcess | undefined => (command as unknown as FluentInternals).ffmpegProc;
+  const done = new Promise<ProcessResult>((resolve, reject) => {
+    command.on('start', () => {
+      proc()?.once('exit', (code, signal) => { exit = { code, signal }; });
+      if (killed) proc()?.kill('SIGKILL');
+    });
+    command.on('end', (_out, stderr) => resolve({ code: 0, signal: null, stderr: stderr ?? '' }));
+    command.on('error', (error: NodeJS.ErrnoException, _out, stderr) => {
+      stdout.end();
+      if (error.code === 'ENOENT' || error.code === 'EACCES') {
+        reject(new LosaError(`${binaries.ffmpeg.path}: cannot run ffmpeg (${error.code}); set FFMPEG_PATH`));
+        return;
+      }
+      resolve({ ...(exit ?? exitOf(error)), stderr: stderr ?? error.message });
+    });
+  });
+  done.catch(() => {}); // the caller awaits it later; a start failure must not count as unhandled meanwhile
+  command.run();
+  return {
+    stdout,
+    stdin,
+    done,
+    kill(): void {
+      killed = true;
+      proc()?.kill('SIGKILL');
+    },
+  };
 }
 
 /** Run ffmpeg to completion, discarding stdout (for encoding to files). */
 export async function runFfmpeg(args: readonly string[]): Promise<ProcessResult> {
-  const { child, done } = await startFfmpeg(args);
-  child.stdout?.resume();
-  return done;
+  const run = await startFfmpeg(args);
+  run.stdout.resume();
+  return run.done;
 }
 
-/** Run ffprobe and collect its stdout as text. */
-export async function runFfprobe(args: readonly string[]): Promise<ProcessResult & { stdout: string }> {
-  const binary = await ffprobePath();
-  const child = spawnTool(binary, ['-hide_banner', ...args]);
+/** Run ffmpeg and keep all it writes to `pipe:1` (small outputs: tests, benchmarks). */
+export async function readFfmpeg(args: readonly string[]): Promise<ProcessResult & { stdout: Buffer }> {
+  const run = await startFfmpeg(args);
   const chunks: Buffer[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const result = await waitFor(child, 'ffprobe', binary);
-  return { ...result, stdout: Buffer.concat(chunks).toString('utf8') };
+  run.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const result = await run.done;
+  return { ...result, stdout: Buffer.concat(chunks) };
+}
+
+/** What fluent-ffmpeg's ffprobe returns: `-show_streams -show_format` as objects. */
+export type ProbeData = fluent.FfprobeData;
+
+/**
+ * ffprobe `-show_streams -show_format` through fluent-ffmpeg, with `options` before the input.
+ * Throws LosaError `<file>: not a readable video (<ffprobe's last line>)`.
+ */
+export async function probeStreams(file: string, options: readonly string[]): Promise<ProbeData> {
+  const binaries = await ffmpegBinaries();
+  fluent.setFfprobePath(binaries.ffprobe.path);
+  const input = ffmpegInput(file);
+  return new Promise((resolve, reject) => {
+    fluent.ffprobe(input, ['-hide_banner', ...options], (error: NodeJS.ErrnoException | null, data) => {
+      if (!error) return resolve(data);
+      if (error.code === 'ENOENT' || error.code === 'EACCES') {
+        return reject(new LosaError(`${binaries.ffprobe.path}: cannot run ffprobe (${error.code}); set FFPROBE_PATH`));
+      }
+      // fluent's message: "ffprobe exited with code N" or "… killed with signal S", then stderr.
+      const [status = '', ...stderr] = error.message.split('\n');
+      reject(new LosaError(`${file}: not a readable video (${lastErrorLine(stderr.join('\n'), input) || status})`));
+    });
+  });
+}
+
+/**
+ * Every packet of the video streams as (stream index, pts, flags), in file order, from one
+ * demuxing pass of ffprobe (no decoding). `pts` is undefined where the container has none.
+ * Lines are parsed as they arrive, so memory is what `onPacket` keeps.
+ */
+export async function listPackets(
+  file: string,
+  onPacket: (stream: number, pts: number | undefined, flags: string) => void,
+): Promise<ProcessResult> {
+  const binaries = await ffmpegBinaries();
+  const args = ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=stream_index,pts,flags', '-of', 'csv=p=0', ffmpegInput(file)];
+  const child = spawn(binaries.ffprobe.path, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-16_384);
+  });
+  const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    const [stream, pts, flags] = line.split(',');
+    if (flags === undefined) return;
+    const value = Number(pts);
+    onPacket(Number(stream), pts === 'N/A' || pts === '' || !Number.isFinite(value) ? undefined : value, flags);
+  });
+  const linesRead = new Promise<void>((resolve) => lines.once('close', resolve));
+  return new Promise((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new LosaError(`${binaries.ffprobe.path}: cannot run ffprobe (${error.code ?? error.message}); set FFPROBE_PATH`));
+    });
+    child.once('close', (code, signal) => void linesRead.then(() => resolve({ code, signal, stderr })));
+  });
 }

@@ -1,12 +1,14 @@
-// Public API of src/video/: probe, sampling (pure), decode (the only place ffmpeg runs),
-// clips, bounded prefetch and the synthetic data set renderer.
+// Public API of src/video/: which ffmpeg, probe, sampling (pure), the frame table and seeking,
+// decode (ffmpeg.ts is the only place ffmpeg runs on media; images go through sharp), clips
+// and their streaming in chunks, bounded prefetch and the synthetic data set renderer.
 export {
-  ffmpegPath, ffprobePath, resetFfmpegPaths, ffmpegInput, lastErrorLine, startFfmpeg, runFfmpeg, runFfprobe,
-  type ProcessResult,
+  ffmpegBinaries, ffmpegPath, ffprobePath, resetFfmpegPaths, ffmpegInput, lastErrorLine, startFfmpeg, runFfmpeg, readFfmpeg,
+  type FfmpegProcess, type ProcessResult,
 } from './ffmpeg.js';
+export { chooseBinaries, describeBinaries, parseVersion, MIN_SYSTEM_MAJOR, type ChosenBinary, type ToolVersion, type BinarySource } from './ffmpeg-choice.js';
+export { resolveBinaries, ffmpegSummary } from './ffmpeg-binaries.js';
 export {
-  probeVideo, statMedia, isImagePath, isMediaPath, imageInputOptions, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS,
-  COUNT_PACKETS_MAX_BYTES, type VideoInfo,
+  probeVideo, statMedia, isImagePath, isMediaPath, imageInputOptions, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, type VideoInfo,
 } from './probe.js';
 export {
   sampleSegments, sampleWindow, sampleTestViews, sampleFrameIndices, windowIndices, resolveStride, frameTimestamps,
@@ -14,8 +16,14 @@ export {
   DEFAULT_SAMPLING, DEFAULT_STRIDE, DEFAULT_VIEWS, DEFAULT_CROPS,
   type Stride, type TemporalOptions, type CropBox,
 } from './sampling.js';
-export { decodeFrames, decodeArgs, selectExpression, rotationFilters, type DecodeOptions, type DecodedFrames } from './decode.js';
+export { planSegments, keyframeBefore, seekSeconds, type FrameTable, type Segment } from './frame-table.js';
+export {
+  decodeFrames, decodeFrameStream, decodeArgs, segmentArgs, selectExpression, rotationFilters,
+  type DecodeOptions, type DecodedFrames, type DecodedFrame, type DecodeReport,
+} from './decode.js';
+export { IMAGE_BACKGROUND, MAX_IMAGE_PIXELS, encodePng, sniffImage } from './image.js';
 export { loadClips, cropFrame, flipFramesHorizontally, type Clip, type ClipOptions } from './clip.js';
+export { openClips, type ClipStream, type ClipLayout, type FrameChunk } from './stream.js';
 export { prefetch, type PrefetchOptions, type PrefetchResult } from './prefetch.js';
 export {
   synthDataset, writeVideo, clipFrames, renderClipFrames, renderScene, sceneParams, clipParams, synthPartner, synthMotion,

@@ -4,7 +4,8 @@
 // frame n−1−j of the partner's clip drawn with the same random parameters (background noise
 // included: noise belongs to the scene time, not the frame number), so a model that averages
 // its frames cannot beat chance within a pair; one that knows frame order can.
-// Frames are drawn in JavaScript and piped as rgb24 to the bundled ffmpeg (H.264, yuv420p).
+// Frames are drawn in JavaScript and piped as rgb24 to ffmpeg (H.264, yuv420p).
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
@@ -277,36 +278,27 @@ export const H264_ARGS: readonly string[] = [
 export async function writeVideo(file: string, frames: Iterable<Uint8Array>, options: WriteVideoOptions): Promise<void> {
   const { width, height, fps } = options;
   await withAtomicFile(file, async (tmp) => {
-    const { child, done } = await startFfmpeg([
+    const run = await startFfmpeg([
       '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
       ...(options.codecArgs ?? H264_ARGS), '-f', options.format ?? 'mp4', `file:${path.resolve(tmp)}`,
     ], { stdin: true });
-    child.stdout!.resume();
-    const stdin = child.stdin!;
-    let broken = false;
-    stdin.on('error', () => { broken = true; }); // ffmpeg died; its exit status says why
+    run.stdout.resume();
+    const stdin = run.stdin!;
+    let exited = false; // ffmpeg died early: its exit status says why
+    void run.done.finally(() => (exited = true));
     try {
       for (const frame of frames) {
-        if (broken) break;
-        if (!stdin.write(frame)) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              stdin.off('drain', done);
-              stdin.off('close', done);
-              resolve();
-            };
-            stdin.on('drain', done);
-            stdin.on('close', done);
-          });
-        }
+        if (exited) break;
+        if (!stdin.write(frame)) await Promise.race([once(stdin, 'drain'), run.done]);
       }
     } catch (error) {
       // The frames' generator threw: ffmpeg would wait for more input for ever. End it first.
-      child.kill('SIGKILL');
-      await done;
+      run.kill();
+      await run.done;
       throw error;
     }
     stdin.end();
+    const done = run.done;
     const result = await done;
     if (result.code !== 0) throw new LosaError(`${file}: ffmpeg could not encode (${lastErrorLine(result.stderr) || `exit ${result.code ?? result.signal}`})`);
   });
