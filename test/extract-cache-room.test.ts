@@ -7,9 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCacheSettings } from '../src/features/cache-folder.js';
-import { synthDataset } from '../src/video/synth.js';
 import { findNamespace, inNamespace, losaLine } from './tmpfs-helpers.js';
-import { requireBuild, spawnLosa } from './train-helpers.js';
+import { requireBuild, spawnLosa, tinySetup } from './train-helpers.js';
 
 let dir: string;
 let mnt: string;
@@ -25,11 +24,7 @@ beforeAll(async () => {
   // Absolute paths: the full-disk run starts in another folder.
   RUN = ['extract', '--data', path.join(dir, 'data'), '--backbone', path.join(dir, 'tiny.json'), '--num-frames', '4', '--no-tui'];
   if (!namespace) process.stderr.write('\n*** losa: the full-disk extraction test cannot run here (no mount namespace): SKIPPED, not passed. ***\n\n');
-  await synthDataset(path.join(dir, 'data'), { classes: 2, trainPerClass: 2, valPerClass: 1, seconds: 1, width: 64, height: 48, fps: 10, seed: 5, concurrency: 2 });
-  await fs.writeFile(path.join(dir, 'tiny.json'), JSON.stringify({
-    name: 'tiny', imageSize: 32, patchSize: 16, width: 16, depth: 2, heads: 2, mlpDim: 32, classToken: true,
-    layerNormEps: 1e-6, gelu: 'tanh', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
-  }));
+  await tinySetup(dir, 5);
 }, 60_000);
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
@@ -54,7 +49,7 @@ describe('losa extract and the cache folder', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect((await readCacheSettings(cache)).maxBytes).toBe(64 * 2 ** 20);
-    expect(await entries(cache)).toHaveLength(4 * 2 + 2); // 4 training videos × 2 cached views + 2 validation videos
+    expect(await entries(cache)).toHaveLength(6 * 2 + 2); // 6 training videos × 2 cached views + 2 validation videos
   });
 
   it('fails the jobs whose entries cannot be written (a full disk), instead of completing them empty', async (ctx) => {
