@@ -20,13 +20,25 @@ let inputs: string[];
 
 interface Run { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
+/** Crashes the backbone's process of the losa process `pid` as native code would; returns how many it hit. */
+function crashBackbone(pid: number): number {
+  const children = spawnSync('pgrep', ['-P', String(pid), '-f', 'backbone/child.js'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+  for (const c of children) process.kill(Number(c), 'SIGSEGV');
+  return children.length;
+}
+
+const CRASH_LINE = /^losa: error: the backbone process \(onnxruntime, tiny\) crashed \(SIGSEGV\)( while computing features of \d+ frames)?; the results written before it are kept$/;
+
 /** Runs the built CLI in a process of its own, with the arguments on its real command line. */
-function losa(args: string[], onStart?: (pid: number) => void): Promise<Run> {
+function losa(args: string[], onStart?: (pid: number) => void, onStdout?: (stdout: string, pid: number) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: dir, env: { ...process.env, CI: '1' } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      onStdout?.(stdout, child.pid!);
+    });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('error', reject);
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
@@ -104,9 +116,7 @@ describe('a crash of the backbone process', () => {
       const poll = setInterval(() => {
         void fs.readdir(out).then((files) => {
           if (files.filter((f) => f.endsWith('.safetensors')).length < 5 || killed) return;
-          const children = spawnSync('pgrep', ['-P', String(pid), '-f', 'backbone/child.js'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-          for (const c of children) process.kill(Number(c), 'SIGSEGV');
-          killed = children.length;
+          killed = crashBackbone(pid);
           clearInterval(poll);
         }, () => undefined);
       }, 20);
@@ -115,13 +125,32 @@ describe('a crash of the backbone process', () => {
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0], r.stderr).toMatch(/^losa: error: the backbone process \(onnxruntime, tiny\) crashed \(SIGSEGV\)( while computing features of 2 frames)?; the results written before it are kept$/);
+    expect(lines[0], r.stderr).toMatch(CRASH_LINE);
     const written = (await fs.readdir(out)).filter((f) => f.endsWith('.safetensors'));
     expect(written.length).toBeGreaterThanOrEqual(5);
     expect(written.length).toBeLessThan(300);
     for (const f of written) {
       const { tensors } = await readSafetensorsFloat32(path.join(out, f));
       expect(tensors.get('features')!.shape).toEqual([2, 2, 5, 32]);
+    }
+  }, 300_000);
+
+  it('in `losa classify`: the same line, and every result printed before it is kept whole', async () => {
+    let killed = 0;
+    const r = await losa(['classify', ...inputs.slice(0, 300), '--checkpoint', 'run', '--json', '--top', '1'], undefined, (stdout, pid) => {
+      if (!killed && stdout.split('\n').length > 5) killed = crashBackbone(pid);
+    });
+    expect(killed).toBe(1);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0], r.stderr).toMatch(CRASH_LINE);
+    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; top?: { label: string }[] });
+    expect(results.length).toBeGreaterThanOrEqual(5);
+    expect(results.length).toBeLessThan(300);
+    for (const [i, res] of results.entries()) {
+      expect(res.input).toBe(inputs[i]);
+      expect(['even', 'odd']).toContain(res.top![0]!.label);
     }
   }, 300_000);
 });
