@@ -51,23 +51,45 @@ export async function syncPath(file: string): Promise<void> {
   }
 }
 
+/** A file being written under a temporary name: `commit` puts it in place, `abort` removes it. */
+export interface AtomicFile {
+  /** The temporary path to write. */
+  tmp: string;
+  /** fsync the file, rename it onto its target, fsync the folder. */
+  commit(): Promise<void>;
+  /** Remove the temporary file (after a failure). */
+  abort(): Promise<void>;
+}
+
+/** Begin writing `target` atomically (its folder is made if missing). */
+export async function openAtomicFile(target: string): Promise<AtomicFile> {
+  const dir = path.dirname(target);
+  await fs.mkdir(dir, { recursive: true });
+  const tmp = tempPathFor(target);
+  return {
+    tmp,
+    async commit() {
+      failpoint(`write:${path.basename(target)}`);
+      await syncPath(tmp);
+      await fs.rename(tmp, target);
+      await syncPath(dir);
+    },
+    abort: () => fs.rm(tmp, { force: true }),
+  };
+}
+
 /**
  * Run `write(tmpPath)`, fsync the result, rename it onto `target` and fsync the folder; the
  * temporary file is removed on failure.
  */
 export async function withAtomicFile<T>(target: string, write: (tmpPath: string) => Promise<T>): Promise<T> {
-  const dir = path.dirname(target);
-  await fs.mkdir(dir, { recursive: true });
-  const tmp = tempPathFor(target);
+  const file = await openAtomicFile(target);
   try {
-    const result = await write(tmp);
-    failpoint(`write:${path.basename(target)}`);
-    await syncPath(tmp);
-    await fs.rename(tmp, target);
-    await syncPath(dir);
+    const result = await write(file.tmp);
+    await file.commit();
     return result;
   } catch (error) {
-    await fs.rm(tmp, { force: true });
+    await file.abort();
     throw error;
   }
 }

@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { LosaError } from './errors.js';
-import { withAtomicFile } from './fsutil.js';
+import { openAtomicFile, withAtomicFile } from './fsutil.js';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -252,6 +252,29 @@ function encode(t: TensorToWrite): { dtype: Dtype; bytes: Uint8Array } {
   return { dtype, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
+/** The 8-byte length and the JSON header of a file of `tensors` (their shapes and dtypes), data 8-byte aligned. */
+function headerBytes(file: string, tensors: { name: string; shape: number[]; dtype: Dtype; count?: number }[], metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const count = t.shape.reduce((a, d) => a * d, 1);
+    if (t.count !== undefined && count !== t.count) {
+      throw new LosaError(`${file}: tensor "${t.name}" has ${t.count} values but shape [${t.shape.join(', ')}] needs ${count}`);
+    }
+    const bytes = count * DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBuf = Buffer.from(json, 'utf8');
+  const lenBuf = Buffer.alloc(8);
+  lenBuf.writeBigUInt64LE(BigInt(headerBuf.length));
+  return Buffer.concat([lenBuf, headerBuf]);
+}
+
 /**
  * Write tensors to `file` atomically (temporary name, then rename), tensor by tensor, so the
  * file is never built as one buffer in memory.
@@ -261,35 +284,67 @@ export async function writeSafetensors(
   tensors: TensorToWrite[],
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const t of tensors) {
-    const count = t.shape.reduce((a, d) => a * d, 1);
-    if (count !== t.data.length) {
-      throw new LosaError(`${file}: tensor "${t.name}" has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${count}`);
-    }
-    const dtype = t.data instanceof Float32Array ? t.dtype ?? 'F32' : encode(t).dtype;
-    const bytes = count * DTYPE_BYTES[dtype];
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBuf = Buffer.from(json, 'utf8');
-  const lenBuf = Buffer.alloc(8);
-  lenBuf.writeBigUInt64LE(BigInt(headerBuf.length));
+  const specs = tensors.map((t) => ({ name: t.name, shape: t.shape, count: t.data.length, dtype: t.data instanceof Float32Array ? t.dtype ?? 'F32' : encode(t).dtype }));
+  const header = headerBytes(file, specs, metadata);
   await withAtomicFile(file, async (tmp) => {
     const handle = await fs.open(tmp, 'w');
     try {
-      await handle.write(lenBuf);
-      await handle.write(headerBuf);
+      await handle.write(header);
       for (const t of tensors) await handle.write(encode(t).bytes);
     } finally {
       await handle.close();
     }
   });
+}
+
+/**
+ * One float32 tensor written in pieces as they are computed (`losa features` on a long clip
+ * never holds the whole tensor): the header goes first, since the shape is known, then each
+ * piece at its offset. `commit` syncs and renames the file into place; `abort` removes it.
+ */
+export interface SafetensorsWriter {
+  /** Values starting at flat index `at` of the tensor. */
+  write(at: number, values: Float32Array): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export async function openSafetensorsWriter(file: string, tensor: { name: string; shape: number[] }, metadata: Record<string, string> = {}): Promise<SafetensorsWriter> {
+  const header = headerBytes(file, [{ ...tensor, dtype: 'F32' }], metadata);
+  const count = tensor.shape.reduce((a, d) => a * d, 1);
+  const target = await openAtomicFile(file);
+  const handle = await fs.open(target.tmp, 'w').catch(async (error: unknown) => {
+    await target.abort();
+    throw error;
+  });
+  const close = async (): Promise<void> => {
+    await handle.close().catch(() => {});
+  };
+  try {
+    await handle.write(header, 0, header.length, 0);
+    await handle.truncate(header.length + count * 4); // the data's full size: pieces may come in any order
+  } catch (error) {
+    await close();
+    await target.abort();
+    throw error;
+  }
+  return {
+    async write(at, values) {
+      if (at < 0 || at + values.length > count) throw new RangeError(`${file}: values ${at}…${at + values.length} outside the tensor's ${count}`);
+      await handle.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 0, values.byteLength, header.length + at * 4);
+    },
+    async commit() {
+      await close();
+      await target.commit().catch(async (error: unknown) => {
+        await target.abort();
+        throw error;
+      });
+    },
+    async abort() {
+      await close();
+      await target.abort();
+    },
+  };
 }
 
 /** Read a whole small safetensors file (features, checkpoints) into float32 arrays. */

@@ -54,6 +54,7 @@ describe('losa train', () => {
     }
     expect(res.stdout).toContain('random weights'.toUpperCase().slice(0, 6)); // "RANDOM WEIGHTS" warning
     expect(res.stdout).toContain('broken.mp4');
+    expect(res.stdout).toMatch(/decoder ffmpeg .+ \((env|system|bundled), \//); // which ffmpeg decodes, in the run header
     expect(await fs.readFile(path.join(run, 'train.log'), 'utf8')).toMatch(/skipped: .*broken\.mp4: /);
     const metrics = (await fs.readFile(path.join(run, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.map((m) => `${m.epoch}/${m.split}`)).toEqual(['1/train', '1/val', '2/train', '2/val']);

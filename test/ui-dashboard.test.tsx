@@ -46,6 +46,7 @@ describe('Dashboard', () => {
     expect(f).toContain('4 classes: left, right, up, down');
     expect(f).toContain('RANDOM WEIGHTS');
     expect(f).toContain('2 epochs × 12 steps · out models/demo');
+    expect(f).toContain('decoder ffmpeg 5.1.9 (system, /usr/bin/ffmpeg)');
   });
 
   it('says when the run resumed and leaves out the warning for real weights', () => {

@@ -2,6 +2,7 @@
 // answers forward() requests. onnxruntime is native code: a crash in it (a segfault, an abort)
 // ends this process only, and the parent reports it as one line instead of dying silently.
 import { errorMessage } from '../errors.js';
+import { collectChunkGarbage } from '../gc.js';
 import { loadBackboneInProcess, type Backbone, type BackboneOptions } from './session.js';
 
 export type ChildRequest =
@@ -35,8 +36,11 @@ async function handle(request: ChildRequest): Promise<ChildReply & { ok: true }>
       const { forward: _f, dispose: _d, ...info } = backbone;
       return { id: request.id, ok: true, info };
     }
-    case 'forward':
-      return { id: request.id, ok: true, features: await backbone!.forward(request.frames, request.numFrames) };
+    case 'forward': {
+      const features = await backbone!.forward(request.frames, request.numFrames);
+      collectChunkGarbage(); // the request's frames, dead once normalised (see gc.ts)
+      return { id: request.id, ok: true, features };
+    }
     case 'dispose':
       await backbone?.dispose();
       backbone = undefined;

@@ -7,16 +7,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  BACKBONE_PRESETS, BackboneCrash, canonicalConfigJson, loadBackbone, resolveBackbone, type Backbone,
+  BACKBONE_PRESETS, canonicalConfigJson, loadBackbone, resolveBackbone, type Backbone,
 } from '../backbone/index.js';
 import { UsageError, errorMessage } from '../errors.js';
-import { featureBatches, isSkipped, type FeatureBatch, type PipelineItem, type ViewPlan } from '../features/index.js';
+import { featureBatches, isSkipped, type ClipSource, type FeatureStore, type PipelineItem, type ViewPlan } from '../features/index.js';
 import { formatBytes } from '../fsutil.js';
 import { isImagePath } from '../media.js';
 // From their modules, not model/index.js: features needs no TensorFlow.js.
 import { readRunManifest } from '../model/run.js';
 import { loadRunBackbone, runTestPlan, testPlan } from '../model/view.js';
-import { writeSafetensors } from '../safetensors.js';
+import { openSafetensorsWriter, type SafetensorsWriter } from '../safetensors.js';
 import { createRenderer, pickRenderMode } from '../ui/index.js';
 import { DEFAULT_NUM_FRAMES } from '../video/index.js';
 import { BACKBONE_OPTIONS, DEVICE_OPTIONS, RUN_OPTIONS, SAMPLING_OPTIONS, WORKERS_OPTION, backboneOption } from './common.js';
@@ -72,17 +72,27 @@ random, and the output says so. Exit status 1 when any input failed (the others 
     const mode = many ? pickRenderMode({ isTTY: io.isTTY, quietWhenPlain: true }) : 'quiet';
     const renderer = createRenderer(mode, io, { kind: 'progress' });
     const items = inputs.map((input, index) => ({ path: input, label: -1, index }));
+    // Each input's file is written as its features are computed, a chunk at a time.
+    const files = new Map<number, FeaturesFile>();
+    const store = async (item: (typeof items)[number], shape: number[], source: ClipSource): Promise<FeatureStore> => {
+      const meta = { input: item.path, run, seed: o.backboneSeed, plan: plan(item), source };
+      const opened = await openFeaturesFile(outputs[item.index]!, shape.slice(1), backbone, meta);
+      files.set(item.index, opened);
+      return opened.writer;
+    };
     let done = 0;
     let failed = 0;
     try {
-      for await (const result of featureBatches(items, { backbone, batchSize: 1, concurrency: o.workers, plan })) {
+      for await (const result of featureBatches(items, { backbone, batchSize: 1, concurrency: o.workers, plan, store })) {
         const item = isSkipped(result) ? result.skipped : result.items[0]!;
+        const file = files.get(item.index);
+        files.delete(item.index);
         try {
           if (isSkipped(result)) throw new Error(result.reason);
-          const line = await writeFeatures(outputs[item.index]!, result, backbone, { input: item.path, run, seed: o.backboneSeed, plan: plan(item) });
-          if (!many) io.stdout.write(`${path.relative(io.cwd, outputs[item.index]!) || outputs[item.index]}  ${line}\n`);
+          await file!.writer.commit();
+          if (!many) io.stdout.write(`${path.relative(io.cwd, outputs[item.index]!) || outputs[item.index]}  ${file!.line(result.backboneMs)}\n`);
         } catch (error) {
-          if (error instanceof BackboneCrash) throw error; // no input after it can be computed
+          await file?.writer.abort();
           failed++;
           const message = errorMessage(error);
           reportInputError(renderer, mode, io, message.includes(item.path) ? message : `${item.path}: ${message}`);
@@ -90,6 +100,8 @@ random, and the output says so. Exit status 1 when any input failed (the others 
         renderer.emit({ type: 'progress', label: 'features', done: ++done, total: inputs.length });
       }
     } finally {
+      // A crash of the backbone (fatal: no input after it can be computed) leaves a file unfinished.
+      for (const file of files.values()) await file.writer.abort();
       await renderer.close();
       await backbone.dispose();
     }
@@ -119,13 +131,18 @@ async function openBackbone({ options: o, given }: CommandArgs<typeof options>):
   return { backbone, plan: (item) => testPlan(sampling(item.path), {}, 'features'), ...(resolved.folder ? { note: `backbone folder ${resolved.folder.note}` } : {}) };
 }
 
-/** Writes one input's features file; returns the line that reports it. */
-async function writeFeatures(
-  file: string, batch: FeatureBatch<PipelineItem>, backbone: Backbone, meta: { input: string; run?: string; seed: number; plan: ViewPlan },
-): Promise<string> {
-  const source = batch.sources[0]!;
-  const shape = [batch.numFrames, backbone.layers.length, backbone.tokens, backbone.width];
-  await writeSafetensors(file, [{ name: 'features', shape, data: batch.features }], {
+/** An input's features file being written, and the line that reports it when done. */
+interface FeaturesFile {
+  writer: SafetensorsWriter;
+  line(backboneMs: number): string;
+}
+
+/** Opens one input's features file: `features` [T, L, P, D] with its metadata, the values to come. */
+async function openFeaturesFile(
+  file: string, shape: number[], backbone: Backbone, meta: { input: string; run?: string; seed: number; plan: ViewPlan; source: ClipSource },
+): Promise<FeaturesFile> {
+  const { source } = meta;
+  const writer = await openSafetensorsWriter(file, { name: 'features', shape }, {
     format: 'losa-features',
     version: '1',
     source: meta.input,
@@ -145,8 +162,11 @@ async function writeFeatures(
     image: String(source.image),
     ...(meta.run ? { run: meta.run } : {}),
   });
-  const seconds = batch.backboneMs / 1000;
-  return `[${shape.join(', ')}]  ${formatBytes(batch.features.byteLength)}  ${(batch.numFrames / Math.max(seconds, 1e-6)).toFixed(1)} frames/s`;
+  const bytes = shape.reduce((a, d) => a * d, 4);
+  return {
+    writer,
+    line: (backboneMs) => `[${shape.join(', ')}]  ${formatBytes(bytes)}  ${(shape[0]! / Math.max(backboneMs / 1000, 1e-6)).toFixed(1)} frames/s`,
+  };
 }
 
 /** Output file of each input: --out itself for one input, else <out>/<name>.safetensors (deduplicated). */

@@ -2,7 +2,7 @@
 // every command feeds from) and the feature cache on disk.
 export {
   featureBatches, clipFeatureSize, isSkipped, mapItems, viewCacheKey, DEFAULT_WORKERS,
-  type PipelineItem, type PipelineOptions, type ViewPlan, type FeatureBatch, type SkippedItem, type ClipSource,
+  type PipelineItem, type PipelineOptions, type ViewPlan, type FeatureBatch, type SkippedItem, type ClipSource, type FeatureStore,
 } from './pipeline.js';
 export { FeatureCache, stableJson, type CacheEntry, type CacheStats, type FeatureCacheOptions } from './cache.js';
 export {

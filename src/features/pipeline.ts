@@ -1,16 +1,20 @@
 // Video files → batches of backbone features: what feeds the side network in training,
-// validation, `eval`, `classify` and `losa features`. Clips are decoded ahead by a bounded pool
-// while the backbone works on the previous batch (decoding hides behind compute, and memory is
-// bounded by `prefetch`, not by the data set). Features come from the cache when it has them;
-// the backbone runs once per batch over the rgb24 frames of every cache miss (it normalises
-// them itself), in runs of at most its chunk size. Batches keep the input order; an item that
-// could not be read is reported when its load fails, which may be before the batch that was
-// filling up around it (a broken file never cuts a batch short).
+// validation, `eval`, `classify` and `losa features`. Features come from the cache when it has
+// them. Otherwise frames flow decode → crop → backbone in chunks of at most the backbone's
+// chunk size, never a whole clip at once (video/stream.ts): each chunk's features land at
+// their (clip, t) place in the item's features as they come, and the next chunks decode while
+// the backbone works (ahead.ts). Memory so follows the chunk, the decoders and the batch, not
+// the clips' length; with `store`, an item's features go to a file as they are computed
+// (`losa features`), so not even they are held whole. Batches keep the input order; an item
+// that could not be read is reported as soon as it fails, which may be before the batch that
+// was filling up around it (a broken file never cuts a batch short).
 import { performance } from 'node:perf_hooks';
 import type { Backbone } from '../backbone/index.js';
 import { LosaError, errorMessage } from '../errors.js';
+import { collectChunkGarbage } from '../gc.js';
 import { createRng } from '../random.js';
-import { loadClips, prefetch, type ClipOptions } from '../video/index.js';
+import { openClips, prefetch, type ClipOptions, type FrameChunk, type PrefetchResult } from '../video/index.js';
+import { chunksAhead } from './ahead.js';
 import type { FeatureCache } from './cache.js';
 
 /** Concurrent decoders (ffmpeg processes) when the caller does not say. */
@@ -61,22 +65,47 @@ export interface SkippedItem<I extends PipelineItem> {
   reason: string;
 }
 
+/** Where an item's features go as they are computed, when not to memory (`PipelineOptions.store`). */
+export interface FeatureStore {
+  /** Features [n, L, P, D] of consecutive frames, starting at flat index `at` of the item's [V, T, L, P, D]. */
+  write(at: number, values: Float32Array): Promise<void>;
+}
+
 export interface PipelineOptions<I extends PipelineItem> {
   backbone: Backbone;
   batchSize: number;
-  /** Concurrent decoders (default DEFAULT_WORKERS). */
+  /** Items decoding at once, each a chunk ahead (default DEFAULT_WORKERS). */
   concurrency?: number;
-  /** Decoded clips held ahead of the consumer (default batchSize: the next batch decodes while this one computes). */
+  /** Items opened (probed, looked up in the cache) ahead of the consumer (default batchSize). */
   prefetch?: number;
   cache?: FeatureCache;
   plan(item: I): ViewPlan;
+  /**
+   * An item's features go here as they are computed instead of into its batch (whose
+   * `features` is then empty); called once per computed item, when its clips are laid out.
+   * Not with `cache`, which stores whole entries.
+   */
+  store?(item: I, shape: number[], source: ClipSource): Promise<FeatureStore>;
   signal?: AbortSignal;
 }
 
-type Loaded =
-  | { kind: 'features'; features: Float32Array; views: number; numFrames: number; decodeMs: number }
-  // Decoded clips wait as rgb24 bytes (a quarter of float32) until their batch runs.
-  | { kind: 'frames'; clips: Uint8Array[]; views: number; numFrames: number; key: string | null; source?: ClipSource; decodeMs: number };
+/** An item ready to compute: its features from the cache, or a source of its frames in chunks. */
+type Opened =
+  | { kind: 'features'; features: Float32Array; views: number; numFrames: number; openMs: number }
+  | { kind: 'frames'; chunks(chunk: number): AsyncGenerator<FrameChunk>; views: number; numFrames: number; key: string | null; source?: ClipSource; openMs: number };
+
+/** One item's features, computed or read. */
+interface ItemFeatures<I> {
+  item: I;
+  /** [V, T, L, P, D], or empty when they went to a store. */
+  features: Float32Array;
+  views: number;
+  numFrames: number;
+  source?: ClipSource;
+  cached: boolean;
+  decodeMs: number;
+  backboneMs: number;
+}
 
 /** The feature size T·L·P·D of one clip of a backbone at T frames, in floats. */
 export function clipFeatureSize(backbone: Pick<Backbone, 'layers' | 'tokens' | 'width'>, numFrames: number): number {
@@ -87,30 +116,25 @@ export async function* featureBatches<I extends PipelineItem>(
   items: Iterable<I> | AsyncIterable<I>,
   options: PipelineOptions<I>,
 ): AsyncGenerator<FeatureBatch<I> | SkippedItem<I>> {
-  const stream = prefetch(items, (item) => loadItem(item, options), {
+  if (options.store && options.cache) throw new LosaError('featureBatches: `store` and `cache` cannot be used together');
+  const opened = prefetch(items, (item) => openItem(item, options), {
     concurrency: options.concurrency ?? DEFAULT_WORKERS,
     prefetch: options.prefetch ?? options.batchSize,
   });
-  let pending: { item: I; loaded: Loaded }[] = [];
-  const flush = async (): Promise<FeatureBatch<I>> => {
-    const batch = pending;
-    pending = [];
-    return computeBatch(batch, options);
-  };
-  for await (const result of stream) {
+  let pending: ItemFeatures<I>[] = [];
+  for await (const result of computeItems(opened, options)) {
     if (options.signal?.aborted) return;
-    if (result.error || !result.value) {
-      yield { skipped: result.item, reason: errorMessage(result.error ?? 'no frames') };
+    if ('skipped' in result) {
+      yield result;
       continue;
     }
-    const loaded = result.value;
     // A batch holds items of one shape: the same number of views and frames.
-    const first = pending[0]?.loaded;
-    if (first && (first.views !== loaded.views || first.numFrames !== loaded.numFrames)) yield await flush();
-    pending.push({ item: result.item, loaded });
-    if (pending.length >= options.batchSize) yield await flush();
+    const first = pending[0];
+    if (first && (first.views !== result.views || first.numFrames !== result.numFrames)) yield toBatch(pending.splice(0));
+    pending.push(result);
+    if (pending.length >= options.batchSize) yield toBatch(pending.splice(0));
   }
-  if (pending.length > 0 && !options.signal?.aborted) yield await flush();
+  if (pending.length > 0 && !options.signal?.aborted) yield toBatch(pending);
 }
 
 /** The cache key of a file's view: what the pipeline looks up and writes (and `losa extract` plans). */
@@ -118,8 +142,8 @@ export function viewCacheKey(cache: FeatureCache, file: string, plan: ViewPlan):
   return cache.key(file, { clip: plan.clip, seed: plan.seed });
 }
 
-/** One item's features from the cache, or its decoded clips (a `frames` item's own clip). */
-async function loadItem<I extends PipelineItem>(item: I, options: PipelineOptions<I>): Promise<Loaded> {
+/** One item's features from the cache, or its clips laid out (the file probed) to stream from. */
+async function openItem<I extends PipelineItem>(item: I, options: PipelineOptions<I>): Promise<Opened> {
   const started = performance.now();
   const plan = options.plan(item);
   const T = plan.clip.numFrames;
@@ -128,7 +152,8 @@ async function loadItem<I extends PipelineItem>(item: I, options: PipelineOption
     if (item.frames.length !== T * S * S * 3) {
       throw new LosaError(`${item.path}: expected rgb24 frames of ${T}×${S}×${S}×3 bytes (T, S, S, 3), got ${item.frames.length} bytes`);
     }
-    return { kind: 'frames', clips: [item.frames], views: 1, numFrames: T, key: null, decodeMs: 0 };
+    const frames = item.frames;
+    return { kind: 'frames', chunks: (chunk) => chunksOfFrames(frames, T, S, chunk), views: 1, numFrames: T, key: null, openMs: 0 };
   }
   const { cache } = options;
   let key: string | null = null;
@@ -136,73 +161,153 @@ async function loadItem<I extends PipelineItem>(item: I, options: PipelineOption
     key = await viewCacheKey(cache, item.path, plan);
     const hit = await cache.get(key);
     if (hit && hit.shape.length === 5 && hit.shape[1] === T && hit.data.length === hit.shape[0]! * clipFeatureSize(options.backbone, T)) {
-      return { kind: 'features', features: hit.data, views: hit.shape[0]!, numFrames: T, decodeMs: performance.now() - started };
+      return { kind: 'features', features: hit.data, views: hit.shape[0]!, numFrames: T, openMs: performance.now() - started };
     }
   }
   // Frames are resized as the backbone's preprocessing says, as they are normalised with its mean and std.
   // A stop kills the decode in flight (the signal is not part of the plan, nor of the cache key).
   const clipOptions = { ...plan.clip, interpolation: options.backbone.config.interpolation, signal: options.signal };
-  const { info, clips } = await loadClips(item.path, clipOptions, createRng(plan.seed));
+  const stream = await openClips(item.path, clipOptions, createRng(plan.seed));
   const source: ClipSource = {
-    indices: clips.map((c) => c.indices), timestamps: clips.map((c) => c.timestamps), fps: info.fps, image: info.image === true,
+    indices: stream.clips.map((c) => c.indices), timestamps: stream.clips.map((c) => c.timestamps), fps: stream.info.fps, image: stream.info.image === true,
   };
-  return { kind: 'frames', clips: clips.map((c) => c.frames), views: clips.length, numFrames: T, key, source, decodeMs: performance.now() - started };
+  return { kind: 'frames', chunks: (chunk) => stream.chunks(chunk), views: stream.clips.length, numFrames: T, key, source, openMs: performance.now() - started };
 }
 
-/** The batch's features [B, V, T, L, P, D]: cache hits copied in, misses run through the backbone (and cached). */
-async function computeBatch<I extends PipelineItem>(batch: { item: I; loaded: Loaded }[], options: PipelineOptions<I>): Promise<FeatureBatch<I>> {
-  const { backbone, cache } = options;
-  const { views, numFrames } = batch[0]!.loaded;
-  const perClip = clipFeatureSize(backbone, numFrames);
-  const features = new Float32Array(batch.length * views * perClip); // [B, V, T, L, P, D]
-  const misses: { at: number; loaded: Extract<Loaded, { kind: 'frames' }> }[] = [];
-  batch.forEach(({ loaded }, i) => {
-    if (loaded.kind === 'features') features.set(loaded.features, i * views * perClip);
-    else misses.push({ at: i, loaded });
-  });
-  const started = performance.now();
-  if (misses.length > 0) {
-    const clips = misses.flatMap((m) => m.loaded.clips.map((frames, v) => ({ frames, at: (m.at * views + v) * perClip })));
-    await runBackbone(backbone, clips, numFrames, features);
+/** A `frames` item's clip in chunks, as a stream gives them. */
+async function* chunksOfFrames(frames: Uint8Array, T: number, S: number, chunk: number): AsyncGenerator<FrameChunk> {
+  const frameBytes = S * S * 3;
+  for (let first = 0; first < T; first += chunk) {
+    const count = Math.min(chunk, T - first);
+    const t = Int32Array.from({ length: count }, (_, j) => first + j);
+    yield { frames: frames.subarray(first * frameBytes, (first + count) * frameBytes), count, clip: new Int32Array(count), t, release() {} };
   }
-  const backboneMs = performance.now() - started;
-  if (cache?.writable) {
-    const shape = [views, numFrames, backbone.layers.length, backbone.tokens, backbone.width];
-    for (const m of misses) {
-      if (!m.loaded.key) continue;
-      const data = features.slice(m.at * views * perClip, (m.at + 1) * views * perClip);
-      // A write that fails turns the cache's writing off (it warns once) and the batch goes on.
-      await cache.put(m.loaded.key, { shape, data }, { path: batch[m.at]!.item.path });
-    }
-  }
-  return {
-    items: batch.map((b) => b.item),
-    features,
-    views,
-    numFrames,
-    sources: batch.map((b) => (b.loaded.kind === 'frames' ? b.loaded.source : undefined)),
-    cached: batch.length - misses.length,
-    decodeMs: batch.reduce((s, b) => s + b.loaded.decodeMs, 0),
-    backboneMs,
-  };
+}
+
+type Entry<I> = PrefetchResult<I, Opened>;
+
+/** An item whose store failed: its remaining chunks are dropped. */
+interface Failed<I> {
+  item: I;
+  failed: Error;
+}
+
+/** In-progress features of the item whose chunks are coming. */
+interface Computing<I> {
+  done: ItemFeatures<I>;
+  store: FeatureStore;
 }
 
 /**
- * Every clip through the backbone, each landing at its offset in `features`. Clips go a run at
- * a time as rgb24 bytes (the backbone normalises them itself), so no float copy of the batch
- * exists whole: memory follows the chunk size, not the batch size.
+ * Every item's features, in input order: cache hits as read, the others computed a chunk at a
+ * time as their frames decode (cached when done), or the item skipped with the reason.
  */
-async function runBackbone(backbone: Backbone, clips: { frames: Uint8Array; at: number }[], numFrames: number, features: Float32Array): Promise<void> {
-  const perClip = clipFeatureSize(backbone, numFrames);
-  const clipBytes = clips[0]!.frames.length;
-  const perCall = Math.max(1, Math.floor(backbone.chunk / numFrames));
-  for (let first = 0; first < clips.length; first += perCall) {
-    const group = clips.slice(first, first + perCall);
-    const input = group.length === 1 ? group[0]!.frames : new Uint8Array(group.length * clipBytes); // [G·T, S, S, 3]
-    if (group.length > 1) group.forEach((c, g) => input.set(c.frames, g * clipBytes));
-    const out = await backbone.forward(input, group.length * numFrames); // [G·T, L, P, D]
-    group.forEach((c, g) => features.set(out.subarray(g * perClip, (g + 1) * perClip), c.at));
+async function* computeItems<I extends PipelineItem>(
+  opened: AsyncIterable<Entry<I>>, options: PipelineOptions<I>,
+): AsyncGenerator<ItemFeatures<I> | SkippedItem<I>> {
+  const { backbone } = options;
+  const open = (e: Entry<I>) => (e.value?.kind === 'frames' ? e.value.chunks(backbone.chunk) : null);
+  let current: Computing<I> | Failed<I> | undefined;
+  let waitFrom = performance.now();
+  for await (const event of chunksAhead(opened, open, options.concurrency ?? DEFAULT_WORKERS)) {
+    const { item, value, error } = event.entry;
+    // Time waiting for a chunk is decoding that did not hide behind the backbone.
+    const waited = performance.now() - waitFrom;
+    let result: ItemFeatures<I> | SkippedItem<I> | undefined;
+    if (event.kind === 'ready') {
+      if (error || !value) result = { skipped: item, reason: errorMessage(error ?? 'no frames') };
+      else if (value.kind === 'features') {
+        result = { item, features: value.features, views: value.views, numFrames: value.numFrames, cached: true, decodeMs: value.openMs, backboneMs: 0 };
+      }
+    } else if (event.kind === 'error') {
+      current = undefined;
+      result = { skipped: item, reason: errorMessage(event.error) };
+    } else if (value?.kind === 'frames') {
+      // A store that cannot be made or written (the output's disk is full) fails this item only.
+      current ??= await startItem(item, value, options).catch((e: unknown) => ({ item, failed: errorOf(e) }));
+      if ('done' in current) current.done.decodeMs += waited;
+      if (event.kind === 'chunk') {
+        if ('done' in current) current = await computeChunk(backbone, event.chunk, current);
+        else event.chunk.release();
+      } else {
+        result = await finishItem(current, value.key, options);
+        current = undefined;
+      }
+    }
+    if (result) yield result;
+    waitFrom = performance.now();
   }
+}
+
+/** A computed item, cached; or skipped, when its store failed. */
+async function finishItem<I extends PipelineItem>(computed: Computing<I> | Failed<I>, key: string | null, options: PipelineOptions<I>): Promise<ItemFeatures<I> | SkippedItem<I>> {
+  if (!('done' in computed)) return { skipped: computed.item, reason: errorMessage(computed.failed) };
+  const { done } = computed;
+  if (key && options.cache?.writable) {
+    // A write that fails turns the cache's writing off (it warns once) and the run goes on.
+    await options.cache.put(key, { shape: [done.views, done.numFrames, ...featureShape(options.backbone)], data: done.features }, { path: done.item.path });
+  }
+  return done;
+}
+
+function errorOf(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** [L, P, D] of one frame's features. */
+function featureShape(backbone: Backbone): number[] {
+  return [backbone.layers.length, backbone.tokens, backbone.width];
+}
+
+/** An item about to be computed: its features in memory, or in the caller's store. */
+async function startItem<I extends PipelineItem>(item: I, opened: Extract<Opened, { kind: 'frames' }>, options: PipelineOptions<I>): Promise<Computing<I>> {
+  const { views, numFrames, source } = opened;
+  const shape = [views, numFrames, ...featureShape(options.backbone)];
+  const done: ItemFeatures<I> = { item, features: new Float32Array(0), views, numFrames, source, cached: false, decodeMs: opened.openMs, backboneMs: 0 };
+  if (options.store) return { done, store: await options.store(item, shape, source ?? { indices: [], timestamps: [], fps: 0, image: false }) };
+  done.features = new Float32Array(views * clipFeatureSize(options.backbone, numFrames)); // [V, T, L, P, D]
+  return { done, store: { write: async (at, values) => void done.features.set(values, at) } };
+}
+
+/** One chunk through the backbone; each frame's features land at (clip, t) of its item (or the store's failure). */
+async function computeChunk<I>(backbone: Backbone, chunk: FrameChunk, into: Computing<I>): Promise<Computing<I> | Failed<I>> {
+  const started = performance.now();
+  const out = await backbone.forward(chunk.frames, chunk.count); // [n, L, P, D]
+  chunk.release();
+  collectChunkGarbage(); // the pipe reads and messages behind this chunk (see gc.ts)
+  into.done.backboneMs += performance.now() - started;
+  const perFrame = out.length / chunk.count;
+  const T = into.done.numFrames;
+  // Runs of consecutive (clip, t) go in one write (a chunk of one clip is one run).
+  try {
+    for (let j = 0; j < chunk.count; ) {
+      let k = j + 1;
+      while (k < chunk.count && chunk.clip[k] === chunk.clip[j] && chunk.t[k] === chunk.t[k - 1]! + 1) k++;
+      await into.store.write((chunk.clip[j]! * T + chunk.t[j]!) * perFrame, out.subarray(j * perFrame, k * perFrame));
+      j = k;
+    }
+  } catch (error) {
+    return { item: into.done.item, failed: errorOf(error) };
+  }
+  return into;
+}
+
+/** Items of one shape as a batch: their features [B, V, T, L, P, D] side by side. */
+function toBatch<I extends PipelineItem>(items: ItemFeatures<I>[]): FeatureBatch<I> {
+  const { views, numFrames } = items[0]!;
+  const size = items[0]!.features.length;
+  const features = items.length === 1 ? items[0]!.features : new Float32Array(items.length * size); // [B, V, T, L, P, D]
+  if (items.length > 1) items.forEach((it, i) => features.set(it.features, i * size));
+  return {
+    items: items.map((it) => it.item),
+    features,
+    views,
+    numFrames,
+    sources: items.map((it) => it.source),
+    cached: items.filter((it) => it.cached).length,
+    decodeMs: items.reduce((s, it) => s + it.decodeMs, 0),
+    backboneMs: items.reduce((s, it) => s + it.backboneMs, 0),
+  };
 }
 
 /**

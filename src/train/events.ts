@@ -32,6 +32,8 @@ export interface RunInfo {
     /** False when the run trains without validation (--no-val). */
     validation: boolean;
   };
+  /** Which ffmpeg decodes the videos: `ffmpeg VERSION (source, path)`. */
+  decoder?: string;
   epochs?: number;
   stepsPerEpoch?: number;
   batchSize?: number;

@@ -12,6 +12,7 @@ import { RUN_FILES, type RunManifest } from '../model/index.js';
 import {
   AdamW, createSideNetwork, defaultSideConfig, initTf, setSideWeights, type LrSchedule, type SideConfig, type SideNetwork, type TfHandle,
 } from '../side/index.js';
+import { decoderLabel } from '../video/index.js';
 import { openData } from './data.js';
 import type { EventSink, RunInfo } from './events.js';
 import { sideClipsPerCall } from './gradients.js';
@@ -99,7 +100,7 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
     }
     return assemble({
       opts, runDir, manifest, trainSet, valSet, backbone, tf, net, optimizer, emit, log, resumed: previous !== null,
-      start: previous?.start ?? NEW_RUN, metrics: previous?.metrics ?? [], cache, tfBackend: backend,
+      start: previous?.start ?? NEW_RUN, metrics: previous?.metrics ?? [], cache, tfBackend: backend, decoder: await decoderLabel(),
     });
   } catch (error) {
     net?.dispose();
@@ -183,6 +184,7 @@ async function openCache(opts: TrainOptions, trainClips: number, valClips: numbe
 
 type Parts = Pick<TrainingRun, 'opts' | 'runDir' | 'manifest' | 'trainSet' | 'valSet' | 'backbone' | 'tf' | 'net' | 'optimizer' | 'cache' | 'start' | 'metrics' | 'emit' | 'log'> & {
   tfBackend: string;
+  decoder: string;
   resumed: boolean;
 };
 
@@ -200,10 +202,10 @@ function assemble(p: Parts): TrainingRun {
       root: opts.data, classes: trainSet.classes, trainClips: trainSet.items.length, valClips: valSet?.items.length ?? 0,
       missing: trainSet.problems.length + (valSet?.problems.length ?? 0), validation: valSet !== null,
     },
-    epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: p.cache?.dir,
+    decoder: p.decoder, epochs: opts.epochs, stepsPerEpoch, batchSize: opts.batchSize, numFrames: opts.numFrames, outDir: runDir, cache: p.cache?.dir,
     resumedFrom: p.resumed ? { epoch: start.epoch + 1, stepInEpoch: start.stepInEpoch, step: start.step } : undefined,
   };
-  const { tfBackend: _backend, resumed: _resumed, ...parts } = p;
+  const { tfBackend: _backend, decoder: _decoder, resumed: _resumed, ...parts } = p;
   return {
     ...parts, info, skipped, stepsPerEpoch, step: start.step, files: new Set([runDir]),
     sideClips: sideClipsPerCall(net.config, opts.batchSize, opts.sideBatch),

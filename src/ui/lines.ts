@@ -26,6 +26,7 @@ export function headerLines(run: RunInfo): ToneLine[] {
     lines.push({ text: `data ${d.root} · ${clips}${missing}`, tone: 'normal' });
     lines.push({ text: `${d.classes.length} classes: ${listClasses(d.classes)}`, tone: 'normal' });
   }
+  if (run.decoder) lines.push({ text: `decoder ${run.decoder}`, tone: 'dim' });
   const where: string[] = [];
   if (run.epochs !== undefined) {
     where.push(`${run.epochs} epochs${run.stepsPerEpoch !== undefined ? ` × ${run.stepsPerEpoch} steps` : ''}`);

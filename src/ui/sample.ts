@@ -20,6 +20,7 @@ export function sampleRunInfo(options: SampleRunOptions = {}): RunInfo {
     batchSize: 8,
     numFrames: 8,
     outDir: 'models/demo',
+    decoder: 'ffmpeg 5.1.9 (system, /usr/bin/ffmpeg)',
     ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
   };
 }

@@ -7,7 +7,7 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LosaError } from '../errors.js';
-import { chooseBinaries, describeBinaries, parseVersion, type BinaryCandidates, type ChosenBinary, type Tool, type ToolVersion } from './ffmpeg-choice.js';
+import { chooseBinaries, describeBinaries, parseVersion, versionLabel, type BinaryCandidates, type ChosenBinary, type Tool, type ToolVersion } from './ffmpeg-choice.js';
 
 const require = createRequire(import.meta.url);
 
@@ -128,6 +128,14 @@ export async function ffprobePath(): Promise<string> {
 /** Forget the binaries chosen (tests that change FFMPEG_PATH, FFPROBE_PATH or PATH). */
 export function resetFfmpegPaths(): void {
   cached = undefined;
+}
+
+/** The run header's word on the decoder: `ffmpeg VERSION (source, path)`, or why there is none. */
+export async function decoderLabel(): Promise<string> {
+  const { binaries } = await ffmpegSummary();
+  if ('error' in binaries) return `ffmpeg: ${binaries.error as string}`;
+  const f = binaries.ffmpeg;
+  return `ffmpeg ${versionLabel(f.version)} (${f.source}, ${f.path})`;
 }
 
 /** For `losa info` and run headers: the binaries chosen and one line per tool; a missing ffmpeg is said, not thrown. */

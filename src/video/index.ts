@@ -6,7 +6,7 @@ export {
   type FfmpegProcess, type ProcessResult,
 } from './ffmpeg.js';
 export { chooseBinaries, describeBinaries, parseVersion, MIN_SYSTEM_MAJOR, type ChosenBinary, type ToolVersion, type BinarySource } from './ffmpeg-choice.js';
-export { resolveBinaries, ffmpegSummary } from './ffmpeg-binaries.js';
+export { resolveBinaries, ffmpegSummary, decoderLabel } from './ffmpeg-binaries.js';
 export {
   probeVideo, statMedia, isImagePath, isMediaPath, imageInputOptions, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, type VideoInfo,
 } from './probe.js';
