@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ffmpegInput, runFfmpeg } from '../dist/video/index.js';
+import { makeBenchClips } from './bench-clips.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -58,26 +58,12 @@ async function pickClips(n) {
   return { data, clips: picked.map(([cls, f]) => path.join(data, 'train', cls, f)) };
 }
 
-/** A 60 s 1280×720 H.264 clip (a 10 s one copied six times). */
-async function longClip() {
-  const short = path.join(dir, 'clip-10s.mp4');
-  const file = path.join(dir, 'clip-60s.mp4');
-  const made = await runFfmpeg(['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=25:d=10,noise=alls=4:allf=t',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-g', '50', '-pix_fmt', 'yuv420p', ffmpegInput(short)]);
-  if (made.code !== 0) throw new Error(made.stderr);
-  const list = path.join(dir, 'list.txt');
-  await fs.writeFile(list, Array.from({ length: 6 }, () => `file '${short}'\n`).join(''));
-  const joined = await runFfmpeg(['-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', ffmpegInput(list), '-c', 'copy', ffmpegInput(file)]);
-  if (joined.code !== 0) throw new Error(joined.stderr);
-  return file;
-}
-
 const backbones = values.backbones.split(',');
 const frames = values.frames.split(',').map(Number);
 const rounds = Number(values.rounds);
 console.log(`peak RSS (command + backbone process) · ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'} · ${new Date().toISOString().slice(0, 10)}`);
 try {
-  const clip = await longClip();
+  const { long: clip } = await makeBenchClips(dir, { copies: 6, longName: 'clip 60s.mp4' });
   console.log(`\n1. losa features on one 60 s 1280×720 clip, default chunk; ${rounds} round(s), alternating, medians\n`);
   console.log(`| backbone | ${frames.map((t) => `T = ${t}`).join(' | ')} | largest / smallest |`);
   console.log(`|---|${frames.map(() => '---:').join('|')}|---:|`);
@@ -106,7 +92,7 @@ try {
     const median = (xs) => xs.sort((a, b) => a.bytes - b.bytes)[Math.floor(xs.length / 2)];
     const [fm, tm] = [median(f), median(t)];
     console.log(`| ${backbone} | ${mib(fm.bytes)} | ${mib(tm.bytes)} | **${(tm.bytes / fm.bytes).toFixed(3)}×** | ${fm.seconds.toFixed(1)} | ${tm.seconds.toFixed(1)} |`);
-    console.log(`|  (command, backbone process) | ${fm.lines.map(mib).join(' + ')} | ${tm.lines.map(mib).join(' + ')} | | | |`);
+    console.log(`|  (backbone process + command) | ${fm.lines.map(mib).join(' + ')} | ${tm.lines.map(mib).join(' + ')} | | | |`);
   }
 } finally {
   await fs.rm(dir, { recursive: true, force: true });

@@ -12,8 +12,9 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ffmpegBinaries, ffmpegInput, loadClips, probeVideo, runFfmpeg } from '../dist/video/index.js';
+import { ffmpegBinaries, loadClips, probeVideo } from '../dist/video/index.js';
 import { createRng } from '../dist/random.js';
+import { makeBenchClips } from './bench-clips.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,11 +28,6 @@ const RUNS = Number(values.runs);
 const T = Number(values.frames);
 const S = Number(values.size);
 
-async function ffmpeg(args) {
-  const r = await runFfmpeg(['-loglevel', 'error', '-y', ...args]);
-  if (r.code !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
-}
-
 async function load(file, seek = true) {
   const t0 = performance.now();
   const { clips } = await loadClips(file, { numFrames: T, size: S, mode: 'test', seek }, createRng(0));
@@ -42,16 +38,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-bench-seek-'));
 try {
-  const short = path.join(dir, 'clip 10s.mp4');
-  const long = path.join(dir, 'clip 10min.mp4');
-  // Test pattern plus moving grain, so that frames cost what camera footage costs to decode.
-  await ffmpeg([
-    '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=25:d=10,noise=alls=4:allf=t', '-c:v', 'libx264', '-preset', 'veryfast',
-    '-crf', '23', '-g', values.keyint, '-pix_fmt', 'yuv420p', ffmpegInput(short),
-  ]);
-  const list = path.join(dir, 'list.txt');
-  await fs.writeFile(list, Array.from({ length: 60 }, () => `file '${short.replace(/'/g, "'\\''")}'\n`).join(''));
-  await ffmpeg(['-f', 'concat', '-safe', '0', '-i', ffmpegInput(list), '-c', 'copy', ffmpegInput(long)]);
+  const { short, long } = await makeBenchClips(dir, { copies: 60, longName: 'clip 10min.mp4', keyint: Number(values.keyint) });
 
   const infos = [await probeVideo(short), await probeVideo(long)];
   const { ffmpeg: bin } = await ffmpegBinaries();

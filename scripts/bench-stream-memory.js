@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ffmpegInput, loadClips, openClips, runFfmpeg } from '../dist/video/index.js';
+import { loadClips, openClips } from '../dist/video/index.js';
 import { createRng } from '../dist/random.js';
+import { makeBenchClips } from './bench-clips.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,15 +63,7 @@ const measure = (mode, T, file, n = 1) => new Promise((resolve, reject) => {
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-bench-stream-'));
 try {
-  const short = path.join(dir, 'clip 10s.mp4');
-  const file = path.join(dir, 'clip 60s.mp4');
-  const made = await runFfmpeg(['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=25:d=10,noise=alls=4:allf=t',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-g', '50', '-pix_fmt', 'yuv420p', ffmpegInput(short)]);
-  if (made.code !== 0) throw new Error(made.stderr);
-  const list = path.join(dir, 'list.txt');
-  await fs.writeFile(list, Array.from({ length: 6 }, () => `file '${short}'\n`).join(''));
-  const joined = await runFfmpeg(['-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', ffmpegInput(list), '-c', 'copy', ffmpegInput(file)]);
-  if (joined.code !== 0) throw new Error(joined.stderr);
+  const { long: file } = await makeBenchClips(dir, { copies: 6, longName: 'clip 60s.mp4' });
 
   const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const frames = values.frames.split(',').map(Number);

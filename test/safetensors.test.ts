@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  SafetensorsFile, writeSafetensors, readSafetensorsFloat32, f16ToF32, f32ToF16, f32ToBf16,
+  SafetensorsFile, writeSafetensors, readSafetensorsFloat32, openSafetensorsWriter, f16ToF32, f32ToF16, f32ToBf16,
 } from '../src/safetensors.js';
 
 let dir: string;
@@ -112,5 +112,29 @@ describe('safetensors reader', () => {
     await fs.truncate(file, st.info('a').begin + 100);
     await expect(st.readRaw('a')).rejects.toThrow(/cut short/);
     await st.close();
+  });
+});
+
+describe('safetensors writer in pieces', () => {
+  it('writes pieces in any order into the bytes the whole-tensor writer makes; nothing at the target until commit', async () => {
+    const values = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 100); // [4, 6]
+    const whole = path.join(dir, 'whole.safetensors');
+    await writeSafetensors(whole, [{ name: 'features', shape: [4, 6], data: values }], { k: 'v' });
+    const pieces = path.join(dir, 'pieces.safetensors');
+    const writer = await openSafetensorsWriter(pieces, { name: 'features', shape: [4, 6] }, { k: 'v' });
+    for (const row of [2, 0, 3, 1]) await writer.write(row * 6, values.subarray(row * 6, (row + 1) * 6));
+    await expect(fs.stat(pieces)).rejects.toThrow(/ENOENT/);
+    await expect(writer.write(20, values.subarray(0, 6))).rejects.toThrow(/outside/);
+    await writer.commit();
+    expect(Buffer.compare(await fs.readFile(pieces), await fs.readFile(whole))).toBe(0);
+    expect((await fs.readdir(dir)).filter((n) => n.includes('pieces') && n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('abort leaves neither the file nor its temporary name', async () => {
+    const file = path.join(dir, 'aborted.safetensors');
+    const writer = await openSafetensorsWriter(file, { name: 'features', shape: [2, 2] });
+    await writer.write(0, new Float32Array([1, 2]));
+    await writer.abort();
+    expect((await fs.readdir(dir)).filter((n) => n.includes('aborted'))).toEqual([]);
   });
 });
