@@ -133,7 +133,7 @@ export function resetFfmpegPaths(): void {
 /** The run header's word on the decoder: `ffmpeg VERSION (source, path)`, or why there is none. */
 export async function decoderLabel(): Promise<string> {
   const { binaries } = await ffmpegSummary();
-  if ('error' in binaries) return `ffmpeg: ${binaries.error as string}`;
+  if ('error' in binaries) return `ffmpeg: ${binaries.error}`;
   const f = binaries.ffmpeg;
   return `ffmpeg ${versionLabel(f.version)} (${f.source}, ${f.path})`;
 }
