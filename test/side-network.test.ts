@@ -9,6 +9,7 @@ import {
   type SideConfig, type SideNetwork,
 } from '../src/side/index.js';
 import { createRng } from '../src/random.js';
+import { tf as sideTf } from '../src/side/tf.js';
 import { LosaError } from '../src/errors.js';
 
 beforeAll(async () => {
@@ -164,6 +165,17 @@ const SMALL = defaultSideConfig(SHAPE, { rank: 2, temporalRank: 2, spatialRank: 
 // ---------- tests ----------
 
 describe('side network shapes and parameters', () => {
+  it('runs on the one tfjs engine that code importing @tensorflow/tfjs as a module sees', () => {
+    // src/side/tf.ts loads tfjs with require() (see there why); a second copy would keep its own
+    // variables, backend and memory count, and the leak checks of these tests would miss its tensors.
+    expect(sideTf.engine()).toBe(tf.engine());
+    const before = tf.memory().numTensors;
+    const net = createSideNetwork(SMALL, 1);
+    expect(tf.memory().numTensors).toBe(before + net.variables.size);
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('gives [B, K] logits for both kinds, tensor or Float32Array input, any P', () => {
     for (const tokens of [1, 5]) {
       for (const kind of ['losa', 'linear'] as const) {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setDebugLog } from '../src/debug.js';
-import { decodeFrames, type DecodeReport } from '../src/video/decode.js';
+import { decodeFrames, segmentThreads, THREADED_SEGMENT_FRAMES, type DecodeReport } from '../src/video/decode.js';
 import { ffmpegInput, readFfmpeg, runFfmpeg } from '../src/video/ffmpeg.js';
 import { probeVideo, type VideoInfo } from '../src/video/probe.js';
 
@@ -117,6 +117,20 @@ describe('frame-exact seeking', () => {
     await expectExact(cut);
   });
 
+  it('long segments on ffmpeg\'s frame threads and short ones on one thread, side by side (mp4)', async () => {
+    const file = await make('long-gops.mp4', [...SOURCE, ...X264, '-g', '120', '-keyint_min', '120', '-sc_threshold', '0']);
+    const info = await probeVideo(file);
+    const frames = await reference(file);
+    const asked = [5, 60, 110, 125, 250, 330, 399];
+    const report: DecodeReport = {};
+    const decoded = await decodeFrames(info, asked, { width: W, height: H, report, mergeGap: 0 });
+    expect(report.fallback).toBeUndefined();
+    expect(asked.filter((i) => !Buffer.from(decoded.frameAt(i)).equals(frames[i]!))).toEqual([]);
+    const plan = report.segments!;
+    expect(plan.map((s) => s.start)).toEqual([0, 120, 240, 360]);
+    expect(plan.map((s) => segmentThreads(plan, s))).toEqual([undefined, 1, undefined, 1]);
+  });
+
   it('VP9 in WebM', async () => {
     await expectExact(await make('vp9.webm', [...SOURCE, '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30']));
   });
@@ -162,5 +176,20 @@ describe('when a seek comes up short', () => {
     const decoded = await decodeFrames(info, [5, 200, 399], { width: W, height: H, seek: false, report });
     expect(report.segments).toBeUndefined();
     expect([5, 200, 399].every((i) => Buffer.from(decoded.frameAt(i)).equals(frames[i]!))).toBe(true);
+  });
+});
+
+describe('segmentThreads', () => {
+  const seg = (start: number, frames: number[]) => ({ start, frames });
+  const long = THREADED_SEGMENT_FRAMES;
+  it.each([
+    ['a lone segment, short', [seg(-1, [3])], 0, undefined],
+    ['a lone segment, long', [seg(100, [150, 400])], 0, undefined],
+    ['one of several, short', [seg(-1, [3]), seg(100, [110])], 1, 1],
+    ['one of several, just short of the threshold (from the first frame)', [seg(-1, [long - 2]), seg(100, [110])], 0, 1],
+    ['one of several, at the threshold (from the first frame)', [seg(-1, [long - 1]), seg(100, [110])], 0, undefined],
+    ['one of several, at the threshold (from a keyframe)', [seg(-1, [3]), seg(100, [120, 100 + long - 1])], 1, undefined],
+  ] as const)('%s', (_name, plan, index, threads) => {
+    expect(segmentThreads(plan.map((s) => ({ start: s.start, frames: [...s.frames] })), plan[index]!)).toBe(threads);
   });
 });

@@ -1,12 +1,12 @@
 // Which TensorFlow.js backend trains the side network.
 //
 // Order: `tensorflow` (the native addon of @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node;
-// both optional peers, imported dynamically because they are usually absent), else `wasm`
+// both optional peers, loaded only when asked for because they are usually absent), else `wasm`
 // (@tensorflow/tfjs-backend-wasm, an optional dependency; SIMD on, one thread in Node), else
 // `cpu` (plain JavaScript, always there, slow). LOSA_TF_BACKEND overrides 'auto'.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { requireBackendPackage, tf } from './tf.js';
 import { LosaError } from '../errors.js';
 
 export type TfBackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -33,25 +33,21 @@ function quiet(): void {
 
 async function loadTensorflow(): Promise<boolean> {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    // The addon registers the 'tensorflow' backend with the shared tfjs-core engine; not
+    // installed, or its native library missing: try the next one.
+    if (requireBackendPackage(pkg) === undefined) continue;
     try {
-      // A variable specifier keeps TypeScript from resolving a package that is not installed.
-      // The addon registers the 'tensorflow' backend with the shared tfjs-core engine.
-      await import(pkg);
       if (tf.findBackendFactory('tensorflow') !== null && (await tf.setBackend('tensorflow'))) return true;
     } catch {
-      // Not installed, or its native addon failed to load: try the next one.
+      // its native library failed at first use: try the next one
     }
   }
   return false;
 }
 
 async function loadWasm(): Promise<boolean> {
-  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
-  try {
-    wasm = await import('@tensorflow/tfjs-backend-wasm');
-  } catch {
-    return false; // the optional dependency is not installed
-  }
+  const wasm = requireBackendPackage<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm');
+  if (wasm === undefined) return false; // the optional dependency is not installed
   // (tf.findBackend would start initialising it; the engine's registry only lists live ones.)
   if (!('wasm' in tf.engine().registry)) {
     // Point tfjs at the package's own .wasm files (dist/), so loading works wherever this module

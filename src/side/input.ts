@@ -4,7 +4,7 @@
 // JavaScript copy on the host: tfjs wasm's Slice and Unpack copy their WHOLE input once per
 // output, and its 5-D transpose is ~70× slower than a 4-D one, so per-layer slicing in tfjs
 // would cost more than the side network's own arithmetic.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import type { SideConfig } from './config.js';
 

@@ -4,7 +4,7 @@
 //
 // where x is b_L + s_L for LoSA and b_L alone for the probe. Both run this same code on the same
 // layout, so at initialisation (s_L = 0 exactly) their logits agree to the last bit.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import type { SideConfig } from './config.js';
 import { layerNorm, layerNormForward, linear, linearForward } from './ops.js';
 

@@ -21,7 +21,7 @@
 // transposes are 2-D (tfjs wasm's 5-D transpose is ~70× slower than a 4-D one). In training each
 // block is ONE custom-gradient op whose backward is written out (ops.ts), and the tensors it
 // needs are kept from its forward, not copied.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import type { SideConfig } from './config.js';
 import { head, type ParamLookup } from './linear.js';
 import {

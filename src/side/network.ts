@@ -1,6 +1,6 @@
 // A side network instance: its tfjs variables (PyTorch names and layouts, see params.ts) and
 // its forward pass.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import { validateSideConfig, type SideConfig } from './config.js';
 import { sideLayers, type SideFeatures } from './input.js';

@@ -7,7 +7,7 @@
 // blocks therefore run as one custom-gradient op each (losa.ts) built from the halves below;
 // only the small head and the loss use autodiff. Everything is plain tfjs ops, so it runs
 // unchanged on the cpu, wasm and native `tensorflow` backends.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 
 /**
  * The mixers' activation:

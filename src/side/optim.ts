@@ -1,5 +1,5 @@
 // Optimiser maths: AdamW, the learning-rate schedule, label-smoothed cross entropy.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { expected, LosaError } from '../errors.js';
 
 export interface AdamWOptions {

@@ -1,6 +1,6 @@
 // One optimisation unit for the training loop: gradients of a micro-batch and their
 // accumulation.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import type { SideFeatures } from './input.js';
 import { paramLookup, runSideNetwork, type SideNetwork } from './network.js';

@@ -1,6 +1,6 @@
 // The side network's weights as plain arrays, by their PyTorch names: what checkpoints save,
 // and what loading a trained run (or resuming one) puts back.
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import type { SideNetwork } from './network.js';
 import type { NamedFloat32Array } from './optim.js';

@@ -4,9 +4,10 @@
 // before its frames (`-ss`, with `-copyts` so timestamps stay the file's own) and picks them by
 // time, so a frame near the end of a two-hour video costs about what one near the start does.
 // Frames close together share a segment (decoding on is cheaper than a new process; see
-// frame-table.ts), and while one segment is read the next ones seek and decode (one thread
-// each, as many at once as there are cores). If a segment gives fewer frames than asked, the
-// rest are decoded from the first frame (as without a table), and `--debug` says so.
+// frame-table.ts), and while one segment is read the next ones seek and decode (one more at
+// once than there are cores; short segments on one thread each). If a segment gives fewer
+// frames than asked, the rest are decoded from the first frame (as without a table), and
+// `--debug` says so.
 //
 // In every ffmpeg call `select` comes first, so rotation, cropping, scaling and colour
 // conversion run on the selected frames only; `-frames:v` stops ffmpeg after the last one;
@@ -85,8 +86,26 @@ export function rotationFilters(rotation: number): string[] {
   return [];
 }
 
-/** Segment decoders running at once, at most (each single-threaded; see decodeBySegments). */
+/** Segment decoders running at once, at most (see decodeBySegments). */
 export const SEGMENTS_AT_ONCE = 4;
+
+/**
+ * A segment that decodes at least this many frames gets ffmpeg's frame threads; shorter ones
+ * run on one thread each (see segmentThreads).
+ */
+export const THREADED_SEGMENT_FRAMES = 48;
+
+/**
+ * Decoder threads for one segment of a plan: ffmpeg's choice for a lone segment or a long one,
+ * else one. Frame threading makes a short segment wait for its pipeline to fill (8 seeks of
+ * 13–40 frames each: 370 ms on one thread each, 490 ms with ffmpeg's threads), but a long one
+ * on one thread leaves a core idle (a 10 s clip planned as 172 frames and 41 frames: 590 ms on
+ * one thread each, 450 ms with the long segment threaded; 2 cores).
+ */
+export function segmentThreads(plan: readonly Segment[], segment: Segment): number | undefined {
+  const decoded = segment.frames[segment.frames.length - 1]! - Math.max(0, segment.start) + 1;
+  return plan.length === 1 || decoded >= THREADED_SEGMENT_FRAMES ? undefined : 1;
+}
 
 /** `-fps_mode passthrough` (ffmpeg 5.1+), else the older spelling `-vsync passthrough`. */
 export type PassthroughArgs = readonly string[];
@@ -290,15 +309,15 @@ async function* decodeBySegments(ctx: DecodeContext, table: FrameTable, unique: 
   const frames = unique.filter((i) => i < table.times.length);
   const plan = table.seekable ? planSegments(table, frames, options.mergeGap ?? mergeGap(info.width, info.height)) : [{ start: -1, frames }];
   if (options.report) options.report.segments = plan;
-  // Several segments: one decoder thread each, as many at once as there are cores (up to
-  // SEGMENTS_AT_ONCE). Frame threading would make every short segment wait for its pipeline
-  // to fill (on 2 cores, 8 seeks took 370 ms this way against 490 ms with ffmpeg's threads).
-  const ahead = Math.min(plan.length, os.availableParallelism(), SEGMENTS_AT_ONCE) - 1;
-  const threads = options.threads ?? (plan.length > 1 ? 1 : undefined);
+  // One more segment at once than there are cores (up to SEGMENTS_AT_ONCE): a segment that
+  // has decoded its frames waits, idle, until they are read, and with only as many as cores a
+  // core sat idle behind it (on 2 cores, 8 seeks in a 10-minute clip: 713 ms with 2 at once,
+  // 590 ms with 3).
+  const ahead = Math.min(plan.length, os.availableParallelism() + 1, SEGMENTS_AT_ONCE) - 1;
   const runs: SegmentRun[] = [];
   const start = (s: number): SegmentRun => {
     if (!runs[s]) {
-      runs[s] = startSegment(ctx, table, plan[s]!, threads);
+      runs[s] = startSegment(ctx, table, plan[s]!, options.threads ?? segmentThreads(plan, plan[s]!));
       track(runs[s]!.run);
     }
     return runs[s]!;

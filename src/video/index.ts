@@ -18,7 +18,7 @@ export {
 } from './sampling.js';
 export { planSegments, keyframeBefore, seekSeconds, type FrameTable, type Segment } from './frame-table.js';
 export {
-  decodeFrames, decodeFrameStream, decodeArgs, segmentArgs, selectExpression, rotationFilters,
+  decodeFrames, decodeFrameStream, decodeArgs, segmentArgs, segmentThreads, selectExpression, rotationFilters,
   type DecodeOptions, type DecodedFrames, type DecodedFrame, type DecodeReport,
 } from './decode.js';
 export { IMAGE_BACKGROUND, MAX_IMAGE_PIXELS, encodePng, sniffImage } from './image.js';
