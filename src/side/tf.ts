@@ -1,7 +1,7 @@
 // TensorFlow.js for the side network, loaded with require(). Imported as an ES module, its
 // CommonJS bundle makes Node scan it and every package it re-exports (layers, converter, data,
 // two backends) for named exports, which leaves about 24 MiB more resident (measured after
-// loading: 96 MiB against 72 MiB; `losa classify` peaks 10 MiB lower). The same module
+// loading: 96 MiB against 72 MiB; `losa classify` peaks 7–10 MiB lower). The same module
 // instance either way: code that imports '@tensorflow/tfjs' shares this engine.
 import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs';
