@@ -10,7 +10,7 @@
 //    so training should cost at most 1.1× what inference does.
 //
 //   node scripts/bench-memory.js [--data video/demo] [--clips 16] [--backbones vit-s16,vit-b16]
-//                                [--frames 8,256] [--rounds 1]
+//                                [--frames 8,256] [--rounds 1] [--parts 1,2]
 // Needs `npm run build` and a data set (`losa data synth video/demo`, or `npm run demo`).
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     backbones: { type: 'string', default: 'vit-s16,vit-b16' },
     frames: { type: 'string', default: '8,256' },
     rounds: { type: 'string', default: '1' },
+    parts: { type: 'string', default: '1,2' }, // which of the two comparisons to run
   },
 });
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-bench-memory-'));
@@ -62,7 +63,15 @@ const backbones = values.backbones.split(',');
 const frames = values.frames.split(',').map(Number);
 const rounds = Number(values.rounds);
 console.log(`peak RSS (command + backbone process) · ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'} · ${new Date().toISOString().slice(0, 10)}`);
+const parts = new Set(values.parts.split(','));
 try {
+  if (parts.has('1')) await clipLength();
+  if (parts.has('2')) await trainVsFeatures();
+} finally {
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
+async function clipLength() {
   const { long: clip } = await makeBenchClips(dir, { copies: 6, longName: 'clip 60s.mp4' });
   console.log(`\n1. losa features on one 60 s 1280×720 clip, default chunk; ${rounds} round(s), alternating, medians\n`);
   console.log(`| backbone | ${frames.map((t) => `T = ${t}`).join(' | ')} | largest / smallest |`);
@@ -77,7 +86,9 @@ try {
     const med = runs.map((xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
     console.log(`| ${backbone} | ${med.map(mib).join(' | ')} | ${(Math.max(...med) / Math.min(...med)).toFixed(3)}× |`);
   }
+}
 
+async function trainVsFeatures() {
   const { data, clips } = await pickClips(Number(values.clips));
   console.log(`\n2. losa train (1 epoch, batch 8, --no-cache --no-val) vs losa features on the same ${clips.length} clips of 8 frames; ${rounds} round(s), medians\n`);
   console.log('| backbone | `losa features` | `losa train` | train / features | features s | train s |');
@@ -94,6 +105,4 @@ try {
     console.log(`| ${backbone} | ${mib(fm.bytes)} | ${mib(tm.bytes)} | **${(tm.bytes / fm.bytes).toFixed(3)}×** | ${fm.seconds.toFixed(1)} | ${tm.seconds.toFixed(1)} |`);
     console.log(`|  (backbone process + command) | ${fm.lines.map(mib).join(' + ')} | ${tm.lines.map(mib).join(' + ')} | | | |`);
   }
-} finally {
-  await fs.rm(dir, { recursive: true, force: true });
 }

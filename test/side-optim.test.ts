@@ -98,6 +98,25 @@ describe('AdamW', () => {
     expect(run(true)).toEqual(run(false));
   });
 
+  it('holds a few parameter-sized vectors at once during an update, not one per operation', async () => {
+    // The high-water mark is what the wasm heap keeps: one tidy around the whole update held
+    // all of its ~18 intermediate vectors at the end.
+    const n = 50_000;
+    const vars = new Map<string, tf.Variable>([['a.weight', tf.variable(tf.zeros([n]))], ['a.bias', tf.variable(tf.zeros([n]))]]);
+    const grads = new Map<string, tf.Tensor>([['a.weight', tf.fill([n], 0.5)], ['a.bias', tf.fill([n], -0.25)]]);
+    const opt = new AdamW({ weightDecay: 0.05 });
+    const vectorBytes = 2 * n * 4; // one float32 vector of all the parameters
+    const extra = async (): Promise<number> => {
+      const before = tf.memory().numBytes;
+      const info = await tf.profile(() => opt.apply(vars, grads, 0.01, mask));
+      return (info.peakBytes - before) / vectorBytes;
+    };
+    expect(await extra()).toBeLessThanOrEqual(11); // the first update also makes m, v and the decay mask (measured: 10; one tidy: 23)
+    expect(await extra()).toBeLessThanOrEqual(8); // measured: 7
+    opt.dispose();
+    tf.dispose([...grads.values(), ...vars.values()]);
+  });
+
   it('refuses mismatched state and gradients with one-line errors naming the tensor', () => {
     const vars = make();
     const opt = new AdamW({ weightDecay: 0 });
