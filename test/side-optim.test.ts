@@ -100,7 +100,7 @@ describe('AdamW', () => {
 
   it('holds a few parameter-sized vectors at once during an update, not one per operation', async () => {
     // The high-water mark is what the wasm heap keeps: one tidy around the whole update held
-    // all of its ~18 intermediate vectors at the end.
+    // all of its ~20 intermediate vectors at the end.
     const n = 50_000;
     const vars = new Map<string, tf.Variable>([['a.weight', tf.variable(tf.zeros([n]))], ['a.bias', tf.variable(tf.zeros([n]))]]);
     const grads = new Map<string, tf.Tensor>([['a.weight', tf.fill([n], 0.5)], ['a.bias', tf.fill([n], -0.25)]]);

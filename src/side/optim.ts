@@ -83,9 +83,9 @@ export class AdamW {
     const { beta1: b1, beta2: b2 } = this;
     const stepSize = lr / (1 - b1 ** step);
     const invSqrtBc2 = 1 / Math.sqrt(1 - b2 ** step);
-    // In stages, each its own tidy, so that at most a handful of [total] vectors live at once:
-    // one tidy around the whole update held all ~15 (ViT-L/16's side network has 1.3M
-    // parameters: 86 MiB), and the wasm heap keeps its high-water mark for the rest of the run.
+    // In stages, each its own tidy, so that at most a handful of [total] vectors live at once.
+    // One tidy around the whole update held all ~20 (86 MiB for ViT-L/16's side network on 400
+    // classes, 1.3M parameters), and the wasm heap keeps its high-water mark for the whole run.
     const g = tf.tidy(() => tf.concat(layout.names.map((name, i) => {
       const grad = grads.get(name);
       if (grad === undefined) return tf.zeros([layout.sizes[i]!]);
