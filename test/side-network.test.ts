@@ -176,17 +176,21 @@ describe('side network shapes and parameters', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('gives [B, K] logits for both kinds, tensor or Float32Array input, any P', () => {
+  it('gives [B, K] logits for both kinds, tensor, Float32Array or per-clip arrays, any P', () => {
     for (const tokens of [1, 5]) {
       for (const kind of ['losa', 'linear'] as const) {
         const config = defaultSideConfig({ numFrames: 4, numLayers: 3, tokens, width: 8, numClasses: 5 }, { kind });
         const net = createSideNetwork(config, 1);
-        const data = randomFeatures(2 * 4 * 3 * tokens * 8, 'shape');
-        const x = tf.tensor(data, [2, 4, 3, tokens, 8]);
-        const a = net.apply(x), b = net.apply(data);
-        expect(a.shape).toEqual([2, 5]);
+        const perClip = 4 * 3 * tokens * 8;
+        const data = randomFeatures(3 * perClip, 'shape');
+        const x = tf.tensor(data, [3, 4, 3, tokens, 8]);
+        // The batch's clips where they lie: one array of two clips, then one of the third.
+        const parts = [data.slice(0, 2 * perClip), data.slice(2 * perClip)];
+        const a = net.apply(x), b = net.apply(data), c = net.apply(parts);
+        expect(a.shape).toEqual([3, 5]);
         expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
-        tf.dispose([x, a, b]);
+        expect(Array.from(c.dataSync())).toEqual(Array.from(b.dataSync()));
+        tf.dispose([x, a, b, c]);
         net.dispose();
       }
     }
@@ -247,6 +251,8 @@ describe('side network shapes and parameters', () => {
     expect(() => net.apply(bad)).toThrow(LosaError);
     expect(() => net.apply(bad)).toThrow(/expects features \[B, 3, 2, 2, 6\].*got \[2, 3, 2, 2, 7\]/);
     expect(() => net.apply(new Float32Array(5))).toThrow(/got 5/);
+    expect(() => net.apply([new Float32Array(3 * 2 * 2 * 6), new Float32Array(7)])).toThrow(/got 7/);
+    expect(() => net.apply([])).toThrow(/got 0/);
     expect(() => defaultSideConfig(SHAPE, { activation: 'relu' as never })).toThrow(/Expected `activation` to be "gelu" or "quick-gelu", got "relu"/);
     expect(() => defaultSideConfig(SHAPE, { rank: 0 })).toThrow(/Expected `rank` to be a positive integer, got 0/);
     bad.dispose();
@@ -298,8 +304,10 @@ describe('side network numerics', () => {
     });
   }
 
-  it.each(['gelu', 'quick-gelu'] as const)('%s: gradients match central finite differences of the reference, for every parameter', (activation) => {
-    const config = { ...SMALL, activation };
+  it.each([
+    ['gelu', { activation: 'gelu' }], ['quick-gelu', { activation: 'quick-gelu' }], ['linear', { kind: 'linear' }],
+  ] as const)('%s: gradients match central finite differences of the reference, for every parameter', (_, over) => {
+    const config = { ...SMALL, ...over };
     const net = createSideNetwork(config, 3);
     const params = randomiseWeights(net, 'grad');
     const B = 2, smoothing = 0.1, labels = [2, 0];

@@ -3,7 +3,8 @@
 // Order: `tensorflow` (the native addon of @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node;
 // both optional peers, loaded only when asked for because they are usually absent), else `wasm`
 // (@tensorflow/tfjs-backend-wasm, an optional dependency; SIMD on, one thread in Node), else
-// `cpu` (plain JavaScript, always there, slow). LOSA_TF_BACKEND overrides 'auto'.
+// `cpu` (@tensorflow/tfjs-backend-cpu, plain JavaScript, always there, slow; loaded only when
+// it is chosen, as it costs 5 MiB). LOSA_TF_BACKEND overrides 'auto'.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { requireBackendPackage, tf } from './tf.js';
@@ -66,10 +67,15 @@ async function loadWasm(): Promise<boolean> {
   }
 }
 
+async function loadCpu(): Promise<boolean> {
+  if (requireBackendPackage('@tensorflow/tfjs-backend-cpu') === undefined) return false;
+  return await tf.setBackend('cpu');
+}
+
 async function load(name: TfBackendName): Promise<boolean> {
   let pending = loaded.get(name);
   if (pending === undefined) {
-    pending = name === 'tensorflow' ? loadTensorflow() : name === 'wasm' ? loadWasm() : tf.setBackend('cpu');
+    pending = name === 'tensorflow' ? loadTensorflow() : name === 'wasm' ? loadWasm() : loadCpu();
     loaded.set(name, pending);
   }
   if (!(await pending)) return false;
@@ -123,5 +129,5 @@ export function currentTfBackend(): TfBackendName | undefined {
 function installHint(name: TfBackendName): string {
   if (name === 'tensorflow') return 'install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node 4.22 with its native library';
   if (name === 'wasm') return 'install @tensorflow/tfjs-backend-wasm 4.22';
-  return 'the cpu backend ships with @tensorflow/tfjs';
+  return 'install @tensorflow/tfjs-backend-cpu 4.22';
 }

@@ -23,7 +23,7 @@
 // needs are kept from its forward, not copied.
 import { tf } from './tf.js';
 import type { SideConfig } from './config.js';
-import { head, type ParamLookup } from './linear.js';
+import type { ParamLookup } from './linear.js';
 import {
   geluBackward, geluForward, layerNormBackward, layerNormForward, linearBackward, linearForward,
   type Activation, type GeluSaved, type LayerNormSaved,
@@ -160,33 +160,36 @@ function dims(config: SideConfig, batch: number): Dims {
   };
 }
 
-/** Inference: logits [B, K] from the layers in the side layout (input.ts). */
-export function losaLogits(layers: tf.Tensor2D[], param: ParamLookup, config: SideConfig, batch: number): tf.Tensor2D {
+/** Inference: s_L [B·T·P, D] from the layers in the side layout (input.ts); the head follows. */
+export function losaState(layer: (l: number) => tf.Tensor2D, param: ParamLookup, config: SideConfig, batch: number): tf.Tensor2D {
   const d = dims(config, batch);
   let s: tf.Tensor2D | undefined;
   for (let l = 0; l < config.numLayers; l++) {
     const p = blockParams(blockParamNames(l, config.tokens).map(param), config.tokens);
     const sPrev = s;
-    // One tidy per block: its intermediates are freed at once, so the next block reuses their
-    // memory (fresh allocations make every wasm kernel several times slower).
-    s = tf.tidy(() => blockForward(layers[l]!, sPrev, p, d).s);
+    // One tidy per block: its intermediates (and its layer's features) are freed at once, so the
+    // next block reuses their memory (fresh allocations make every wasm kernel several times slower).
+    s = tf.tidy(() => blockForward(layer(l), sPrev, p, d).s);
     sPrev?.dispose();
   }
-  return head(tf.add(layers[config.numLayers - 1]!, s!) as tf.Tensor2D, param, config, batch, false);
+  return s!;
 }
 
 /**
- * Training: the same logits, taped for tf.variableGrads with one custom-gradient op per block.
- * Tensors a block's backward needs are tf.keep()-ed in its forward, released by its backward,
- * and listed in `retained` so the caller can free them if backward never runs.
+ * Training: s_L [B·T·P, D], taped for tf.variableGrads with one custom-gradient op per block
+ * (the head and the loss follow as one more, headLoss in linear.ts). Tensors a block's backward
+ * needs are tf.keep()-ed in its forward, released by its backward, and listed in `retained` so
+ * the caller can free them if backward never runs. Nothing else outlives its block's forward:
+ * neither the layer's features b nor s_{l−1}, whose data no backward reads (the tape needs only
+ * their ids and shapes), so each is freed as soon as the next block has used it.
  */
-export function losaTrainLogits(
-  layers: tf.Tensor2D[], param: ParamLookup, config: SideConfig, batch: number, retained: tf.Tensor[],
+export function losaTrainState(
+  layer: (l: number) => tf.Tensor2D, param: ParamLookup, config: SideConfig, batch: number, retained: tf.Tensor[],
 ): tf.Tensor2D {
   const d = dims(config, batch);
   let s: tf.Tensor2D | undefined;
   for (let l = 0; l < config.numLayers; l++) {
-    const b = layers[l]!;
+    const b = layer(l);
     const paramList = blockParamNames(l, config.tokens).map(param);
     const hasPrev = s !== undefined;
     const op = tf.customGrad(((...args: unknown[]) => {
@@ -205,7 +208,10 @@ export function losaTrainLogits(
         },
       };
     }) as never) as (...inputs: tf.Tensor[]) => tf.Tensor2D;
-    s = hasPrev ? op(s!, ...paramList) : op(...paramList);
+    const sPrev = s;
+    s = hasPrev ? op(sPrev!, ...paramList) : op(...paramList);
+    b.dispose();
+    sPrev?.dispose();
   }
-  return head(tf.add(layers[config.numLayers - 1]!, s!) as tf.Tensor2D, param, config, batch, true);
+  return s!;
 }

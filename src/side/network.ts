@@ -4,8 +4,8 @@ import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import { validateSideConfig, type SideConfig } from './config.js';
 import { sideLayers, type SideFeatures } from './input.js';
-import { head, type ParamLookup } from './linear.js';
-import { losaLogits, losaTrainLogits } from './losa.js';
+import { head, headLoss, type ParamLookup } from './linear.js';
+import { losaState, losaTrainState } from './losa.js';
 import { initialValues, sideDecayMask, sideParamSpecs } from './params.js';
 
 export interface SideNetwork {
@@ -14,7 +14,8 @@ export interface SideNetwork {
   variables: Map<string, tf.Variable>;
   /**
    * Logits [B, K] from features [B, T, L, P, D] float32, as a tensor or as its data (batch
-   * first; the Float32Array form skips one upload and download). The caller disposes the result.
+   * first, in one array or several; the data forms skip one upload and download). The caller
+   * disposes the result.
    * Must not be called inside tf.tidy with a tensor input (it reads the data back).
    */
   apply(features: SideFeatures): tf.Tensor2D;
@@ -42,7 +43,7 @@ export function createSideNetwork(config: SideConfig, seed: number): SideNetwork
     variables,
     apply(features) {
       if (disposed) throw new LosaError('side network used after dispose()');
-      return runSideNetwork(frozenConfig, param, features, undefined);
+      return runSideNetwork(frozenConfig, param, features);
     },
     paramCount() {
       let n = 0;
@@ -58,26 +59,29 @@ export function createSideNetwork(config: SideConfig, seed: number): SideNetwork
   };
 }
 
+/** The forward pass of apply(): logits [B, K], plain ops, nothing taped. */
+export function runSideNetwork(config: SideConfig, param: ParamLookup, features: SideFeatures): tf.Tensor2D {
+  const { layer, batch } = sideLayers(features, config);
+  return tf.tidy(() => {
+    const s = config.kind === 'linear' ? undefined : losaState(layer, param, config, batch);
+    const last = layer(config.numLayers - 1);
+    return head(s === undefined ? last : (tf.add(last, s) as tf.Tensor2D), param, config, batch);
+  });
+}
+
 /**
- * The forward pass shared by apply() (retained undefined: plain ops, nothing taped) and
- * computeGradients (retained: a list that collects the tensors kept for the LoSA backward).
+ * The forward pass of computeGradients, taped: the mean smoothed cross entropy against `labels`
+ * [B], and the logits [B, K] (the caller disposes them). `retained` collects the tensors kept
+ * for the backward (see losaTrainState).
  */
-export function runSideNetwork(
-  config: SideConfig, param: ParamLookup, features: SideFeatures, retained: tf.Tensor[] | undefined,
-): tf.Tensor2D {
-  const L = config.numLayers;
-  // The probe reads only the last layer.
-  const { layers, batch } = sideLayers(features, config, config.kind === 'linear' ? L - 1 : 0);
-  try {
-    return tf.tidy(() => {
-      if (config.kind === 'linear') return head(layers[0]!, param, config, batch, retained !== undefined);
-      return retained === undefined
-        ? losaLogits(layers, param, config, batch)
-        : losaTrainLogits(layers, param, config, batch, retained);
-    });
-  } finally {
-    for (const t of layers) t.dispose();
-  }
+export function runSideNetworkLoss(
+  config: SideConfig, param: ParamLookup, features: SideFeatures, labels: tf.Tensor1D, smoothing: number, retained: tf.Tensor[],
+): { loss: tf.Scalar; logits: tf.Tensor2D } {
+  const { layer, batch } = sideLayers(features, config);
+  return tf.tidy(() => {
+    const s = config.kind === 'linear' ? undefined : losaTrainState(layer, param, config, batch, retained);
+    return headLoss(layer(config.numLayers - 1), s, labels, smoothing, param, config, batch, retained);
+  });
 }
 
 /** The parameter lookup of a network, for runSideNetwork. */

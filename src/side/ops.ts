@@ -4,8 +4,8 @@
 // inputs through an Identity kernel that COPIES them in wasm, its gradient adds several more
 // kernels (each ~6 µs of engine overhead before any work), and tfjs's matMul gradient uses
 // transposed matMuls, which wasm runs in a slow generic loop (5–10× a plain one). The LoSA
-// blocks therefore run as one custom-gradient op each (losa.ts) built from the halves below;
-// only the small head and the loss use autodiff. Everything is plain tfjs ops, so it runs
+// blocks therefore run as one custom-gradient op each (losa.ts) built from the halves below,
+// and so do the head and the loss together (linear.ts). Everything is plain tfjs ops, so it runs
 // unchanged on the cpu, wasm and native `tensorflow` backends.
 import { tf } from './tf.js';
 
@@ -120,44 +120,4 @@ export function linearBackward(
   }
   const dyT = tf.transpose(dy); // [out, M]
   return { dx, dweight: tf.matMul(dyT, x!), dbias: tf.sum(dyT, 1) as tf.Tensor1D };
-}
-
-type Save = (tensors: tf.Tensor[]) => void;
-
-const linearOp = tf.customGrad(((x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D, save: Save) => {
-  save([x, weight]);
-  return {
-    value: linearForward(x, weight, bias),
-    gradFunc: (dy: tf.Tensor, [xs, w]: tf.Tensor[]) => {
-      const g = linearBackward(dy as tf.Tensor2D, xs as tf.Tensor2D, w as tf.Tensor2D);
-      return [g.dx, g.dweight, g.dbias];
-    },
-  };
-}) as never) as (x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
-
-/** nn.Linear with a hand-written gradient, for use under autodiff (the head). */
-export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  return linearOp(x, weight, bias);
-}
-
-const layerNormOps = new Map<number, (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D>();
-
-/** LayerNorm with a hand-written gradient, for use under autodiff (the head). */
-export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D {
-  let op = layerNormOps.get(eps);
-  if (op === undefined) {
-    op = tf.customGrad(((xs: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, save: Save) => {
-      const { y, saved } = layerNormForward(xs, g, b, eps);
-      save([saved.xhat, saved.rstd, g]);
-      return {
-        value: y,
-        gradFunc: (dy: tf.Tensor, [xhat, rstd, gs]: tf.Tensor[]) => {
-          const r = layerNormBackward(dy as tf.Tensor2D, gs!, { xhat: xhat as tf.Tensor2D, rstd: rstd as tf.Tensor2D });
-          return [r.dx!, r.dgamma, r.dbeta];
-        },
-      };
-    }) as never) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
-    layerNormOps.set(eps, op);
-  }
-  return op(x, gamma, beta);
 }

@@ -272,13 +272,17 @@ export function learningRateAt(step: number, s: LrSchedule): number {
  * logits [B, K] float32, labels [B] int32.
  */
 export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothing: number): tf.Scalar {
-  if (!(smoothing >= 0 && smoothing < 1)) throw expected('label smoothing', 'a number in [0, 1)', smoothing);
   const [batch, classes] = logits.shape;
-  if (labels.shape[0] !== batch) throw new LosaError(`labels have ${labels.shape[0]} entries for a batch of ${batch}`);
   return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits); // [B, K]
-    const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), logp), 1)); // [B]
-    const perClip = smoothing > 0 ? tf.sub(tf.mul(nll, 1 - smoothing), tf.mul(tf.mean(logp, 1), smoothing)) : nll;
-    return tf.mean(perClip) as tf.Scalar;
+    const targets = smoothedTargets(labels, batch, classes, smoothing); // [B, K]
+    return tf.div(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))), batch) as tf.Scalar;
   });
+}
+
+/** The label-smoothed targets (1 − ε)·onehot(label) + ε/K [B, K] float32, labels checked. */
+export function smoothedTargets(labels: tf.Tensor1D, batch: number, classes: number, smoothing: number): tf.Tensor2D {
+  if (!(smoothing >= 0 && smoothing < 1)) throw expected('label smoothing', 'a number in [0, 1)', smoothing);
+  if (labels.shape[0] !== batch) throw new LosaError(`labels have ${labels.shape[0]} entries for a batch of ${batch}`);
+  // (Not tf.oneHot's own on/off values: with a float32 dtype, the wasm backend returns zeros.)
+  return tf.tidy(() => tf.add(tf.mul(tf.cast(tf.oneHot(tf.cast(labels, 'int32'), classes), 'float32'), 1 - smoothing), smoothing / classes) as tf.Tensor2D);
 }

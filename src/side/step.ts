@@ -3,8 +3,7 @@
 import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import type { SideFeatures } from './input.js';
-import { paramLookup, runSideNetwork, type SideNetwork } from './network.js';
-import { smoothedCrossEntropy } from './optim.js';
+import { paramLookup, runSideNetworkLoss, type SideNetwork } from './network.js';
 
 export interface GradientResult {
   /** Mean smoothed cross entropy over the micro-batch. */
@@ -31,9 +30,9 @@ export function computeGradients(net: SideNetwork, features: SideFeatures, label
   let grads: tf.NamedTensorMap;
   try {
     ({ value, grads } = tf.variableGrads(() => {
-      const out = runSideNetwork(net.config, param, features, retained);
-      logits = tf.keep(out);
-      return smoothedCrossEntropy(out, labels, smoothing);
+      const out = runSideNetworkLoss(net.config, param, features, labels, smoothing, retained);
+      logits = out.logits;
+      return out.loss;
     }, varList));
   } catch (error) {
     logits?.dispose();

@@ -1,14 +1,18 @@
-// TensorFlow.js for the side network, loaded with require(). Imported as an ES module, its
-// CommonJS bundle makes Node scan it and every package it re-exports (layers, converter, data,
-// two backends) for named exports, which leaves about 24 MiB more resident (measured after
-// loading: 96 MiB against 72 MiB; `losa classify` peaks 7–10 MiB lower). The same module
-// instance either way: code that imports '@tensorflow/tfjs' shares this engine.
+// TensorFlow.js for the side network: tfjs-core alone (ops, gradients, variables), loaded with
+// require(). Two choices, both for memory (measured after loading, with the wasm backend):
+// - not the '@tensorflow/tfjs' union package, which also loads layers, converter, data and the
+//   webgl and cpu backends that the side network never uses: 50 MiB resident against 69;
+// - require() rather than an ES import: Node scans an imported CommonJS bundle (and every
+//   package it re-exports) for named exports, which stays resident (`losa classify` peaked
+//   7–10 MiB higher).
+// The engine is global to the process: @tensorflow/tfjs-node(-gpu), which loads the union
+// package, registers its backend with this same engine.
 import { createRequire } from 'node:module';
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs-core';
 
 const require = createRequire(import.meta.url);
 
-export const tf = require('@tensorflow/tfjs') as typeof TF;
+export const tf = require('@tensorflow/tfjs-core') as typeof TF;
 
 /** The types the side network names as `tf.X`. */
 export declare namespace tf {
