@@ -50,12 +50,14 @@ for (const spec of values.pools.split(',')) {
   const stepTimes = [];
   const sideTimes = [];
   // The training loop's own step: the batch's gradient in memory-bounded calls, then AdamW.
-  const clipsPerCall = sideBatch ? Math.min(B, Number(sideBatch)) : sideClipsPerCall(side, B);
+  const clipsPerCall = sideClipsPerCall(side, B, sideBatch ? Number(sideBatch) : undefined);
   const step = async () => {
     const features = await backbone.forward(frames, B * T); // [B·T, L, P, D] = [B, T, L, P, D]
+    const perClip = features.length / B;
+    const clips = Array.from({ length: B }, (_, i) => features.subarray(i * perClip, (i + 1) * perClip)); // B × [T, L, P, D]
     const started = performance.now();
     const accumulator = new GradientAccumulator();
-    accumulateGradients(tf, net, features, labels, { clipsPerCall, smoothing: 0.1, accumulator });
+    accumulateGradients(tf, net, clips, labels, { clipsPerCall, smoothing: 0.1, accumulator });
     applyAccumulated(tf, accumulator, B, optimizer, net, 1e-3);
     accumulator.dispose();
     return performance.now() - started;

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-helpers.js';
 import { loadBackbone, resolveBackboneConfig } from '../src/backbone/index.js';
 import { SafetensorsFile } from '../src/safetensors.js';
-import { TRAIN_DEFAULTS, prepareRun, saveEpoch, train, trainEpoch, validate, type TrainOptions } from '../src/train/index.js';
+import { TRAIN_DEFAULTS, prepareRun, saveEpoch, sideClipsPerCall, train, trainEpoch, validate, type TrainOptions } from '../src/train/index.js';
+import { getSideWeights } from '../src/side/index.js';
 import type { LosaEvent } from '../src/train/events.js';
 import { synthDataset } from '../src/video/synth.js';
 
@@ -98,6 +99,42 @@ describe('the steps of a training run, one at a time', () => {
     expect(starts.map((e) => (e as { fromCache: boolean }).fromCache)).toEqual([false, true]);
     const steps = events.filter((e) => e.type === 'step') as Extract<LosaEvent, { type: 'step' }>[];
     expect(steps.map((s) => `${s.epoch}:${s.fromCache}`)).toEqual(['1:false', '1:false', '1:false', '2:true', '2:true', '2:true']);
+  });
+});
+
+describe('a batch taken in side-network calls as its clips arrive', () => {
+  it('gives the update of the whole batch at once, with --accumulate and a partial last step', async () => {
+    const steps: Record<number, { loss: number; accuracy: number }[]> = {};
+    const weights: Record<number, Map<string, Float32Array>> = {};
+    for (const sideBatch of [1, 2]) {
+      steps[sideBatch] = [];
+      // 6 clips, batches of 2, an update every 2 batches: steps of 4 and 2 clips.
+      const run = await prepareRun(options(`calls-${sideBatch}`, { sideBatch, accumulate: 2 }), (e) => {
+        if (e.type === 'step') steps[sideBatch]!.push({ loss: e.loss, accuracy: e.accuracy });
+      });
+      try {
+        expect(run.sideClips).toBe(sideBatch);
+        expect(await trainEpoch(run, 0, new AbortController().signal)).toMatchObject({ stopped: false, stepInEpoch: 2, position: 6 });
+        weights[sideBatch] = new Map(getSideWeights(run.net).map((w) => [w.name, w.data]));
+      } finally {
+        await run.dispose();
+      }
+    }
+    expect(steps[1]!.map((s) => s.accuracy)).toEqual(steps[2]!.map((s) => s.accuracy));
+    steps[1]!.forEach((s, i) => expect(s.loss).toBeCloseTo(steps[2]![i]!.loss, 5));
+    for (const [name, w] of weights[2]!) {
+      const other = weights[1]!.get(name)!;
+      let diff = 0;
+      for (let i = 0; i < w.length; i++) diff = Math.max(diff, Math.abs(w[i]! - other[i]!));
+      expect(diff, name).toBeLessThan(1e-6); // summation order only (AdamW hides a gradient's scale)
+    }
+  });
+
+  it.each([
+    [8, 3, 2], [8, 5, 4], [8, 8, 8], [8, 20, 8], [6, 4, 3], [7, 3, 1], [1, 4, 1],
+  ])('batch %i, --side-batch %i: calls of %i clips (a divisor of the batch)', (batchSize, sideBatch, expected) => {
+    const shape = { numFrames: 8, numLayers: 12, tokens: 5, width: 384 };
+    expect(sideClipsPerCall(shape, batchSize, sideBatch)).toBe(expected);
   });
 });
 

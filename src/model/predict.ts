@@ -41,9 +41,10 @@ export interface ItemFailure<I> {
 }
 
 /** Logits [N, K] of features [N, T, L, P, D], read back outside tf.tidy (reading inside is slow). */
-export function sideLogits(net: SideNetwork, features: Float32Array, n: number): Float32Array {
+export function sideLogits(net: SideNetwork, features: Float32Array | readonly Float32Array[], n: number): Float32Array {
   const { numFrames, numLayers, tokens, width } = net.config;
-  if (features.length !== n * numFrames * numLayers * tokens * width) throw new RangeError(`sideLogits: ${features.length} values for ${n} clips`);
+  const values = features instanceof Float32Array ? features.length : features.reduce((s, a) => s + a.length, 0);
+  if (values !== n * numFrames * numLayers * tokens * width) throw new RangeError(`sideLogits: ${values} values for ${n} clips`);
   // The side network takes the float32 data as it is (no upload and download of a 5-D tensor).
   const logits = net.apply(features); // [N, K]
   try {
@@ -73,7 +74,7 @@ export async function* predictItems<I extends PipelineItem>(
   for await (const batch of batches) {
     if (isSkipped(batch)) ready.set(batch.skipped.seq, { item: batch.skipped.item, error: batch.reason });
     else {
-      const logits = sideLogits(predictor.net, batch.features, batch.items.length * batch.views); // [B·V, K]
+      const logits = sideLogits(predictor.net, batch.clips, batch.items.length * batch.views); // [B·V, K]
       batch.items.forEach(({ item, seq }, i) => {
         const rows = logits.subarray(i * batch.views * K, (i + 1) * batch.views * K);
         ready.set(seq, { item, probabilities: meanSoftmax(rows, batch.views, K), views: batch.views });

@@ -1,7 +1,11 @@
 // Step 2 of a training run: one epoch. The training videos in this epoch's shuffled order
-// (from the resume point), through the feature pipeline in batches, a gradient per batch and an
-// AdamW update every --accumulate batches, a step event after each update. A stop request ends
-// the epoch after the update in progress; the caller then saves a checkpoint.
+// (from the resume point), through the feature pipeline; an AdamW update every batch of
+// --batch-size clips (every --accumulate batches), a step event after each update. A batch is
+// not gathered first: its clips go through the side network in calls of `run.sideClips` as the
+// pipeline delivers them, their gradients summed until the batch is complete, so only a call's
+// features are held, not a batch's (for ViT-B/16, 1.4 MiB a clip; a batch of 8 would be 11 MiB,
+// and the next one arrives while it trains). A stop request ends the epoch after the update in
+// progress; the caller then saves a checkpoint.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DatasetItem } from '../data/index.js';
@@ -84,27 +88,30 @@ export async function trainEpoch(run: TrainingRun, epoch: number, signal: AbortS
     const record = run.start.trained;
     return { stopped: false, stepInEpoch: resumed.stepInEpoch, position: resumed.position, record, startedAt: tally.startedAt - (record.seconds ?? 0) * 1000 };
   }
-  const progress = { stepInEpoch: resumed.stepInEpoch, position: resumed.position, batches: 0, accumulated: 0 };
+  const progress: StepProgress = { stepInEpoch: resumed.stepInEpoch, position: resumed.position, clips: 0, lossSum: 0, correct: 0 };
   const accumulator = new GradientAccumulator();
   try {
-    const batches = featureBatches(epochItems(run, epoch, resumed.position), {
-      backbone: run.backbone, batchSize: opts.batchSize, concurrency: opts.workers, cache, signal,
+    const calls = featureBatches(epochItems(run, epoch, resumed.position), {
+      backbone: run.backbone, batchSize: run.sideClips, concurrency: opts.workers, cache, signal,
       plan: (item) => trainingPlan({ ...run.manifest.sampling, seed: opts.seed }, item.path, view),
     });
-    for await (const batch of batches) {
-      if (isSkipped(batch)) {
-        run.skip(batch.skipped, batch.reason);
+    const clipsPerStep = opts.batchSize * opts.accumulate;
+    let last: EpochItem | undefined;
+    for await (const call of calls) {
+      if (isSkipped(call)) {
+        run.skip(call.skipped, call.reason);
         continue;
       }
-      if (trainBatch(run, epoch, batch, accumulator, progress, tally) && signal.aborted) break;
+      trainCall(run, epoch, call, accumulator, progress, tally);
+      last = call.items.at(-1)!;
+      if (progress.clips === clipsPerStep) {
+        applyStep(run, epoch, accumulator, progress, tally, last);
+        if (signal.aborted) break;
+      }
     }
     if (signal.aborted) return { stopped: true, stepInEpoch: progress.stepInEpoch, position: progress.position, startedAt: tally.startedAt };
-    if (progress.accumulated > 0) {
-      // The epoch's last, partial accumulation still counts as a step.
-      applyAccumulated(run.tf, accumulator, progress.accumulated, run.optimizer, run.net, learningRateAt(run.step, run.schedule));
-      run.step++;
-      progress.stepInEpoch++;
-    }
+    // The epoch's last, partial batch (or accumulation) still counts as a step.
+    if (progress.clips > 0) applyStep(run, epoch, accumulator, progress, tally, last!);
   } finally {
     accumulator.dispose();
   }
@@ -117,46 +124,57 @@ export async function trainEpoch(run: TrainingRun, epoch: number, signal: AbortS
   return { stopped: false, stepInEpoch: progress.stepInEpoch, position: progress.position, record, startedAt: tally.startedAt };
 }
 
+/** The optimiser step being gathered: its place in the epoch, and its clips so far. */
+interface StepProgress {
+  stepInEpoch: number;
+  /** Videos of the epoch's order consumed by the steps applied (where a resume starts). */
+  position: number;
+  clips: number;
+  lossSum: number;
+  correct: number;
+}
+
 /**
- * The gradient of one batch, added to the accumulation; every --accumulate batches, an AdamW
- * update and a step event. Returns whether an update was applied. A non-finite loss stops the
- * run (the last checkpoint on disk is the last good one).
+ * One side-network call's gradient, added to the step's accumulation. A non-finite loss stops
+ * the run (the last checkpoint on disk is the last good one).
  */
-function trainBatch(
-  run: TrainingRun, epoch: number, batch: FeatureBatch<EpochItem>, accumulator: GradientAccumulator,
-  progress: { stepInEpoch: number; position: number; batches: number; accumulated: number }, tally: EpochTally,
-): boolean {
+function trainCall(
+  run: TrainingRun, epoch: number, call: FeatureBatch<EpochItem>, accumulator: GradientAccumulator, progress: StepProgress, tally: EpochTally,
+): void {
   const started = performance.now();
-  const b = batch.items.length;
-  const { loss, correct, correctTop5 } = accumulateGradients(run.tf, run.net, batch.features, batch.items.map((it) => it.label), {
-    clipsPerCall: run.sideClips, smoothing: run.opts.labelSmoothing, accumulator,
+  const n = call.items.length;
+  const { loss, correct, correctTop5 } = accumulateGradients(run.tf, run.net, call.clips, call.items.map((it) => it.label), {
+    clipsPerCall: n, smoothing: run.opts.labelSmoothing, accumulator,
   });
   if (!Number.isFinite(loss)) {
     throw new LosaError(
       `loss became ${loss} at step ${run.step + 1} (epoch ${epoch + 1}); stopped, the last good checkpoint is kept in ${path.join(run.runDir, RUN_FILES.last)}`,
     );
   }
-  failpoint('train-step'); // the gradient computed, the update not yet applied
-  progress.accumulated += b;
-  progress.batches++;
+  progress.clips += n;
+  progress.lossSum += loss * n;
+  progress.correct += correct;
+  tally.add(call, loss, correct, correctTop5, performance.now() - started);
+}
+
+/** The AdamW update with the step's summed gradients, and its step event. */
+function applyStep(
+  run: TrainingRun, epoch: number, accumulator: GradientAccumulator, progress: StepProgress, tally: EpochTally, last: EpochItem,
+): void {
+  failpoint('train-step'); // the batch's gradient computed, the update not yet applied
+  const started = performance.now();
   const lr = learningRateAt(run.step, run.schedule);
-  const apply = progress.batches % run.opts.accumulate === 0;
-  if (apply) {
-    applyAccumulated(run.tf, accumulator, progress.accumulated, run.optimizer, run.net, lr);
-    progress.accumulated = 0;
-    run.step++;
-    progress.stepInEpoch++;
-    progress.position = batch.items[b - 1]!.position + 1;
-  }
-  tally.add(batch, loss, correct, correctTop5, performance.now() - started);
-  if (apply) {
-    run.emit({
-      type: 'step', epoch: epoch + 1, step: run.step, totalSteps: run.opts.epochs * run.stepsPerEpoch, stepInEpoch: progress.stepInEpoch,
-      stepsInEpoch: run.stepsPerEpoch, loss, accuracy: correct / b, lr,
-      clipsPerSecond: tally.seen / ((performance.now() - tally.startedAt) / 1000), fromCache: tally.cachedSinceStep,
-      time: tally.perClip(), memory: { rssBytes: process.memoryUsage().rss, tensors: run.tf.memory().numTensors },
-    });
-    tally.cachedSinceStep = true;
-  }
-  return apply;
+  applyAccumulated(run.tf, accumulator, progress.clips, run.optimizer, run.net, lr);
+  tally.time.sideMs += performance.now() - started;
+  run.step++;
+  progress.stepInEpoch++;
+  progress.position = last.position + 1;
+  run.emit({
+    type: 'step', epoch: epoch + 1, step: run.step, totalSteps: run.opts.epochs * run.stepsPerEpoch, stepInEpoch: progress.stepInEpoch,
+    stepsInEpoch: run.stepsPerEpoch, loss: progress.lossSum / progress.clips, accuracy: progress.correct / progress.clips, lr,
+    clipsPerSecond: tally.seen / ((performance.now() - tally.startedAt) / 1000), fromCache: tally.cachedSinceStep,
+    time: tally.perClip(), memory: { rssBytes: process.memoryUsage().rss, tensors: run.tf.memory().numTensors },
+  });
+  tally.cachedSinceStep = true;
+  Object.assign(progress, { clips: 0, lossSum: 0, correct: 0 });
 }

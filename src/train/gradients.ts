@@ -1,6 +1,6 @@
 // The side network's part of a training step: the batch's gradient in memory-bounded calls,
 // accumulated (over calls, and over --accumulate batches), then one AdamW update.
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { computeGradients, type AdamW, type GradientAccumulator, type SideNetwork, type TfHandle } from '../side/index.js';
 
 /**
@@ -14,9 +14,15 @@ export function sideBytesPerClip(c: { numFrames: number; numLayers: number; toke
 /** The side network's activation budget per call (see sideBytesPerClip). */
 export const SIDE_MEMORY_BYTES = 32 * 2 ** 20;
 
-/** Clips per side-network call: `sideBatch` when given, else what fits SIDE_MEMORY_BYTES; at most the batch. */
+/**
+ * Clips per side-network call: at most `sideBatch` when given, else what fits SIDE_MEMORY_BYTES;
+ * a divisor of the batch size (rounded down to one), because training takes its clips in calls
+ * as the pipeline delivers them (epoch.ts), and a call must not straddle two optimiser steps.
+ */
 export function sideClipsPerCall(c: Parameters<typeof sideBytesPerClip>[0], batchSize: number, sideBatch?: number): number {
-  return Math.max(1, Math.min(batchSize, sideBatch ?? Math.floor(SIDE_MEMORY_BYTES / sideBytesPerClip(c))));
+  let n = Math.max(1, Math.min(batchSize, sideBatch ?? Math.floor(SIDE_MEMORY_BYTES / sideBytesPerClip(c))));
+  while (batchSize % n !== 0) n--;
+  return n;
 }
 
 /**
@@ -27,16 +33,15 @@ export function sideClipsPerCall(c: Parameters<typeof sideBytesPerClip>[0], batc
 export function accumulateGradients(
   tf: TfHandle['tf'],
   net: SideNetwork,
-  features: Float32Array, // [B, T, L, P, D]
+  clips: readonly Float32Array[], // B × [T, L, P, D]
   labels: number[],
   o: { clipsPerCall: number; smoothing: number; accumulator: GradientAccumulator },
 ): { loss: number; correct: number; correctTop5: number } {
-  const perClip = features.length / labels.length;
   let lossSum = 0, correct = 0, correctTop5 = 0;
   for (let first = 0; first < labels.length; first += o.clipsPerCall) {
     const part = labels.slice(first, first + o.clipsPerCall);
     const y = tf.tensor1d(part, 'int32');
-    const r = computeGradients(net, features.subarray(first * perClip, (first + part.length) * perClip), y, o.smoothing);
+    const r = computeGradients(net, clips.slice(first, first + part.length), y, o.smoothing);
     y.dispose();
     if (Number.isFinite(r.loss)) o.accumulator.add(r.grads, part.length);
     for (const g of r.grads.values()) g.dispose();
