@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { curvePointFromSummary, renderConfusionSvg, mostConfusedClasses, CONFUSION_SHOWN, renderCurvesSvg, writeConfusion, writeCurves, type CurvePoint } from '../src/ui/index.js';
+import { CURVE_PANEL, curvePointFromSummary, renderConfusionSvg, mostConfusedClasses, CONFUSION_SHOWN, renderCurvesSvg, writeConfusion, writeCurves, type CurvePoint } from '../src/ui/index.js';
 
 /** Checks that tags nest and close, attributes are quoted, and text has no raw '<' or bare '&'. */
 function assertWellFormedSvg(svg: string): void {
@@ -41,6 +41,17 @@ function marks(svg: string, cls: string, element: string): string[] {
   return svg.slice(start, end).match(new RegExp(`<${element} [^>]*>(?:[^<]*</${element}>)?`, 'g')) ?? [];
 }
 
+/** The point marks of panel `i` of curves.svg (0 loss, 1 accuracy, 2 learning rate). */
+function curvePoints(svg: string, i: number): string[] {
+  const start = svg.indexOf(`class="panel panel-${i}"`);
+  expect(start, `panel ${i}`).toBeGreaterThan(0);
+  return svg.slice(start, svg.indexOf('</g>', start)).match(/<circle class="point" [^>]*\/>/g) ?? [];
+}
+
+function centre(el: string): [number, number] {
+  return [Number(/ cx="([-\d.e]+)"/.exec(el)![1]), Number(/ cy="([-\d.e]+)"/.exec(el)![1])];
+}
+
 const records: CurvePoint[] = [1, 2, 3, 4].map((e) => ({
   epoch: e,
   trainLoss: 1.4 / e,
@@ -62,22 +73,27 @@ describe('curves.svg', () => {
 
   it('puts each accuracy point where its value is (panel 260×200, accuracy axis 0..1)', async () => {
     const svg = await renderCurvesSvg(records);
-    const points = marks(svg, 'mark-symbol role-mark concat_1', 'path');
+    expect(CURVE_PANEL).toEqual({ width: 260, height: 200 });
+    const points = curvePoints(svg, 1);
     expect(points).toHaveLength(12);
     for (const p of points) {
       const [, epoch, value, series] = /aria-label="epoch: (\d+); accuracy: (\d+)%; series: ([^"]+)"/.exec(p)!;
       const r = records[Number(epoch) - 1]!;
       const expected = series === 'train top-1' ? r.trainTop1 : series === 'val top-1' ? r.valTop1! : r.valTop5!;
       expect(Number(value)).toBeCloseTo(expected * 100, 0);
-      const [x, y] = translate(p);
+      const [x, y] = centre(p);
       expect(x).toBeCloseTo(((Number(epoch) - 1) / 3) * 260, 3);
       expect(y).toBeCloseTo(200 * (1 - expected), 3);
     }
-    // Loss: the lower the loss, the lower on the page (larger y).
-    const loss = marks(svg, 'mark-symbol role-mark concat_0', 'path').filter((p) => p.includes('series: train loss'));
-    const ys = loss.map((p) => translate(p)[1]);
+    // Loss: the lower the loss, the lower on the page (larger y), inside the panel.
+    const ys = curvePoints(svg, 0).filter((p) => p.includes('series: train loss')).map((p) => centre(p)[1]);
     expect(ys).toHaveLength(4);
     expect([...ys].sort((a, b) => a - b)).toEqual(ys);
+    for (const y of ys) expect(y >= 0 && y <= 200).toBe(true);
+    // Learning rate 1e-3 … 2.5e-4: an axis from 0 to 1e-3 (a round tick), the first at its top.
+    const lr = curvePoints(svg, 2).map((p) => centre(p)[1]);
+    expect(lr).toHaveLength(4);
+    records.forEach((r, i) => expect(lr[i]).toBeCloseTo(200 * (1 - r.lr / 1e-3), 3));
   });
 
   it('leaves out missing validation and non-finite values, and writes the file atomically', async () => {
@@ -88,7 +104,7 @@ describe('curves.svg', () => {
     const svg = await renderCurvesSvg(partial);
     assertWellFormedSvg(svg);
     expect(svg).not.toContain('val loss');
-    expect(marks(svg, 'mark-symbol role-mark concat_0', 'path')).toHaveLength(1);
+    expect(curvePoints(svg, 0)).toHaveLength(1);
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'losa-ui-'));
     const file = path.join(dir, 'run', 'curves.svg');
     await writeCurves(file, partial);

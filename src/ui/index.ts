@@ -3,11 +3,8 @@
 export { type RenderMode, pickRenderMode } from './mode.js';
 export { type Renderer, type RendererIO, type RendererOptions, createRenderer } from './renderer.js';
 export { formatDuration, formatCount, formatPercent, formatLoss } from './format.js';
+export { type CurvePoint, CURVE_PANEL, curvePointFromSummary, renderCurvesSvg, writeCurves } from './curves.js';
 export {
-  type CurvePoint,
-  curvePointFromSummary,
-  renderCurvesSvg,
-  writeCurves,
   renderConfusionSvg,
   mostConfusedClasses,
   CONFUSION_FULL_LIMIT,

@@ -1,34 +1,13 @@
-// Training curves and the confusion matrix as SVG, drawn by Vega-Lite in Node (no canvas: the
-// 'none' renderer lays out the scene, text widths are estimated, and toSVG writes it out).
-// Vega loads lazily so that commands that never plot do not pay for it.
-import type { EpochSummary } from '../train/events.js';
+// The confusion matrix as SVG, drawn by Vega-Lite in Node (no canvas: the 'none' renderer lays
+// out the scene, text widths are estimated, and toSVG writes it out). Vega loads lazily so that
+// commands that never plot do not pay for it. (The training curves are drawn directly: curves.ts.)
 import { LosaError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 
-/** One epoch of a run, as the curves plot it. Accuracies are fractions. */
-export interface CurvePoint {
-  epoch: number;
-  trainLoss: number;
-  valLoss?: number;
-  trainTop1: number;
-  valTop1?: number;
-  valTop5?: number;
-  lr: number;
-}
-
-/** The curve point of an epoch summary (the training loop's `epoch-end` event). */
-export function curvePointFromSummary(s: EpochSummary): CurvePoint {
-  return {
-    epoch: s.epoch,
-    trainLoss: s.trainLoss,
-    trainTop1: s.trainTop1,
-    lr: s.lr,
-    ...(s.val ? { valLoss: s.val.loss, valTop1: s.val.top1, valTop5: s.val.top5 } : {}),
-  };
-}
-
 // Vega-Lite specs are plain JSON; typed loosely here and checked by Vega-Lite's compiler.
 type Spec = Record<string, unknown>;
+
+const CONFIG = { font: 'sans-serif', view: { stroke: '#ccc' } };
 
 async function specToSvg(spec: Spec): Promise<string> {
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
@@ -39,56 +18,6 @@ async function specToSvg(spec: Spec): Promise<string> {
   } finally {
     view.finalize();
   }
-}
-
-const PANEL = { width: 260, height: 200 };
-const CONFIG = { font: 'sans-serif', view: { stroke: '#ccc' }, legend: { orient: 'bottom', direction: 'vertical' } };
-
-/** curves.svg: loss (train, val), accuracy (train top-1, val top-1, val top-5) and learning rate per epoch. */
-export async function renderCurvesSvg(records: CurvePoint[]): Promise<string> {
-  const rows: { epoch: number; panel: string; series: string; value: number }[] = [];
-  const add = (epoch: number, panel: string, series: string, value: number | undefined): void => {
-    // Vega would draw NaN as a gap at best; a diverged epoch is reported elsewhere.
-    if (value !== undefined && Number.isFinite(value)) rows.push({ epoch, panel, series, value });
-  };
-  for (const r of records) {
-    add(r.epoch, 'loss', 'train loss', r.trainLoss);
-    add(r.epoch, 'loss', 'val loss', r.valLoss);
-    add(r.epoch, 'accuracy', 'train top-1', r.trainTop1);
-    add(r.epoch, 'accuracy', 'val top-1', r.valTop1);
-    add(r.epoch, 'accuracy', 'val top-5', r.valTop5);
-    add(r.epoch, 'lr', 'learning rate', r.lr);
-  }
-  const epochAxis = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } };
-  const panel = (name: string, title: string, y: Spec): Spec => ({
-    title,
-    ...PANEL,
-    transform: [{ filter: { field: 'panel', equal: name } }],
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: epochAxis,
-      y: { field: 'value', type: 'quantitative', ...y },
-      color: { field: 'series', type: 'nominal', title: null },
-    },
-  });
-  const spec: Spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'losa training curves',
-    data: { values: rows },
-    hconcat: [
-      panel('loss', 'loss', { title: 'cross-entropy', scale: { zero: false } }),
-      panel('accuracy', 'accuracy', { title: 'accuracy', axis: { format: '.0%' }, scale: { domain: [0, 1] } }),
-      panel('lr', 'learning rate', { title: 'learning rate', axis: { format: '.1e' } }),
-    ],
-    resolve: { scale: { color: 'independent' } },
-    config: CONFIG,
-  };
-  return specToSvg(spec);
-}
-
-/** Writes `renderCurvesSvg(records)` to `file` atomically. */
-export async function writeCurves(file: string, records: CurvePoint[]): Promise<void> {
-  await writeFileAtomic(file, await renderCurvesSvg(records));
 }
 
 /**
@@ -164,7 +93,7 @@ export async function renderConfusionSvg(allClasses: string[], allConfusion: num
     },
     layer: layers,
     resolve: { scale: { color: 'independent' } },
-    config: { ...CONFIG, legend: {} },
+    config: CONFIG,
   };
   return specToSvg(spec);
 }
