@@ -4,7 +4,7 @@
 //   LOSA_FAILPOINT=NAME       the first time execution passes NAME, the process kills itself
 //   LOSA_FAILPOINT=NAME@N     the N-th time
 // The kill is a real SIGKILL: no handler, no finally block, no flush runs, as with `kill -9`.
-// Names in use: `train-step` (a batch's gradient computed, the update not yet applied),
+// Names in use: `train-step` (a step's gradient computed, its update not yet applied),
 // `validate` (after each validated video), `write:<file name>` (the temporary file of an
 // atomic write complete, not yet synced nor renamed; see fsutil.ts).
 

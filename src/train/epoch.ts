@@ -161,7 +161,7 @@ function trainCall(
 function applyStep(
   run: TrainingRun, epoch: number, accumulator: GradientAccumulator, progress: StepProgress, tally: EpochTally, last: EpochItem,
 ): void {
-  failpoint('train-step'); // the batch's gradient computed, the update not yet applied
+  failpoint('train-step'); // the step's gradient computed, its update not yet applied
   const started = performance.now();
   const lr = learningRateAt(run.step, run.schedule);
   applyAccumulated(run.tf, accumulator, progress.clips, run.optimizer, run.net, lr);
