@@ -38,6 +38,19 @@ export class ReturnJob extends LosaError {
   override name = 'ReturnJob';
 }
 
+/** The id of a stream's last entry ('0-0' when it has none), read on a connection of its own. */
+async function lastStreamId(target: RedisTarget, key: string): Promise<string> {
+  const client = new Redis({ ...target.options, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined); // a failure rejects the calls below
+  try {
+    await client.connect();
+    const [last] = await client.xrevrange(key, '+', '-', 'COUNT', 1);
+    return last?.[0] ?? '0-0';
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** One line for a Redis failure, naming the URL (password masked) and never the password. */
 export function redisError(target: RedisTarget, error: unknown, doing = 'cannot reach Redis'): LosaError {
   const reason = redact(errorMessage(error), target) || 'no answer';
@@ -147,7 +160,11 @@ export class JobQueue<D> {
 
   /** Follows the queue's events until the returned function is called. */
   async follow<R>(handlers: QueueEventHandlers<R>, onError: (message: string) => void): Promise<() => Promise<void>> {
-    const events = new QueueEvents(this.queue.name, { connection: { ...this.target.options } });
+    // Read from the events stream's last entry now, not from '$' (the default): QueueEvents
+    // issues its first read some time after it reports ready, and with '$' what a worker writes
+    // in between (a job taken at once, its first progress) was never heard.
+    const lastEventId = await lastStreamId(this.target, this.queue.keys['events']!);
+    const events = new QueueEvents(this.queue.name, { connection: { ...this.target.options }, lastEventId });
     watchConnection(events, this.target, onError);
     events.on('progress', ({ jobId, data }) => handlers.progress(jobId, data));
     events.on('completed', ({ jobId, returnvalue }) => handlers.completed(jobId, returnvalue as R));
