@@ -96,6 +96,21 @@ describe('curves.svg', () => {
     records.forEach((r, i) => expect(lr[i]).toBeCloseTo(200 * (1 - r.lr / 1e-3), 3));
   });
 
+  it('labels the loss axis with its tick values, whole hundreds included', async () => {
+    const svg = renderCurvesSvg([
+      { epoch: 1, trainLoss: 250, trainTop1: 0.1, lr: 1e-3 },
+      { epoch: 2, trainLoss: 120, trainTop1: 0.2, lr: 1e-3 },
+    ]);
+    const panel = /<g class="panel panel-0"[\s\S]*?<\/g>/.exec(svg)![0];
+    const labels = [...panel.matchAll(/text-anchor="end">([^<]*)</g)].map((m) => Number(m[1]));
+    // Ticks are a round step apart and cover the data; each label is its tick's value.
+    expect(labels.length).toBeGreaterThan(2);
+    expect(labels[0]).toBeLessThanOrEqual(120);
+    expect(labels.at(-1)).toBeGreaterThanOrEqual(250);
+    const step = labels[1]! - labels[0]!;
+    labels.forEach((v, i) => expect(v).toBeCloseTo(labels[0]! + i * step, 6));
+  });
+
   it('leaves out missing validation and non-finite values, and writes the file atomically', async () => {
     const partial: CurvePoint[] = [
       { epoch: 1, trainLoss: 1.2, trainTop1: 0.5, lr: 1e-3 },

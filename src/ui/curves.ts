@@ -157,8 +157,9 @@ function fmt(v: number): string {
   return String(Math.round(v * 1000) / 1000);
 }
 
+/** Trailing zeros of a fraction dropped ("2.50" → "2.5", "10.0" → "10"); whole numbers ("200") kept. */
 function trimNumber(text: string): string {
-  return text.includes('e') ? text : text.replace(/\.?0+$/, '');
+  return text.includes('.') && !text.includes('e') ? text.replace(/\.?0+$/, '') : text;
 }
 
 function esc(text: string): string {
