@@ -57,7 +57,7 @@ for (const spec of values.pools.split(',')) {
     const clips = Array.from({ length: B }, (_, i) => features.subarray(i * perClip, (i + 1) * perClip)); // B × [T, L, P, D]
     const started = performance.now();
     const accumulator = new GradientAccumulator();
-    accumulateGradients(tf, net, clips, labels, { clipsPerCall, smoothing: 0.1, accumulator });
+    accumulateGradients(net, clips, labels, { clipsPerCall, smoothing: 0.1, accumulator });
     applyAccumulated(tf, accumulator, B, optimizer, net, 1e-3);
     accumulator.dispose();
     return performance.now() - started;

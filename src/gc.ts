@@ -30,3 +30,19 @@ function collector(): Collect | null {
 export function collectChunkGarbage(): void {
   collector()?.({ type: 'minor' });
 }
+
+/**
+ * Holds V8's young generation at its present size (from the start of a process, 2 × 1 MiB), or
+ * lets it grow again: its growth factor becomes 1, or V8's default 2. V8 doubles the young
+ * generation (up to 2 × 16 MiB) whenever enough objects have survived since the last doubling,
+ * which a long process always reaches, and a grown young generation stays resident. `losa train`
+ * holds it from its start, and lets it go if the side network runs on tfjs's kernels, whose many
+ * short-lived objects would then cost many more minor collections (README, "Memory").
+ */
+export function holdYoungGeneration(hold: boolean): void {
+  try {
+    v8.setFlagsFromString(`--semi-space-growth-factor=${hold ? 1 : 2}`);
+  } catch {
+    // a runtime without the flag keeps V8's default
+  }
+}

@@ -3,13 +3,14 @@
 // build is also where tfjs registers the gradients of its ops. So a training step must need no
 // registered gradient (the side network's ops carry their own). These tests' own process has the
 // union loaded (the test files import it), which registers them all; this test therefore runs the
-// step in a fresh Node process on the built code (dist/, built by `npm test`) and compares.
+// step in a fresh Node process on the built code (dist/, built by `npm test`) and compares. Both
+// run the tfjs kernels: the host kernels (the default on a CPU) use no tfjs op in the step.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { computeGradients, createSideNetwork, defaultSideConfig, initTf, type SideKind } from '../src/side/index.js';
+import { computeGradients, createSideNetwork, defaultSideConfig, initTf, setSideKernels, type SideKind } from '../src/side/index.js';
 import { requireBuild } from './cli-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +40,7 @@ function childStep(): { grads: Steps; loaded: string[] } {
 import { createRequire } from 'node:module';
 const side = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist', 'side', 'index.js')).href)});
 const { tf } = await side.initTf('cpu');
+side.setSideKernels('tfjs');
 ${STEP}
 const grads = Object.fromEntries(${JSON.stringify(KINDS)}.map((kind) => [kind, step(kind)]));
 const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('@tensorflow'));
@@ -60,9 +62,11 @@ describe('training on tfjs-core alone', () => {
     expect(packages.has('tfjs-core')).toBe(true);
     for (const absent of ['tfjs', 'tfjs-layers', 'tfjs-converter', 'tfjs-data', 'tfjs-backend-webgl']) expect(packages.has(absent), absent).toBe(false);
 
+    setSideKernels('tfjs');
     const here = new Function('side', 'tf', `${STEP}\nreturn Object.fromEntries(${JSON.stringify(KINDS)}.map((kind) => [kind, step(kind)]));`)(
       { defaultSideConfig, createSideNetwork, computeGradients }, tf,
     ) as Steps;
+    setSideKernels('auto');
     for (const kind of KINDS) {
       const names = Object.keys(here[kind]!);
       expect(Object.keys(child.grads[kind]!).sort()).toEqual(names.sort());

@@ -1,11 +1,12 @@
 // The side network against an independent float64 implementation written plainly below:
 // shapes, parameter count, the linear-probe equivalence at initialisation, forward values,
-// and every gradient against central finite differences. Runs on the tfjs `cpu` backend
-// (exact, plain JavaScript kernels); one test repeats the check on `wasm`.
-import { beforeAll, describe, expect, it } from 'vitest';
+// and every gradient against central finite differences, for both sets of kernels (tfjs ops and
+// the host kernels, src/side/host.ts). Runs on the tfjs `cpu` backend; one test repeats the check
+// on `wasm`.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
-  computeGradients, createSideNetwork, defaultSideConfig, getSideWeights, initTf, setSideWeights, sideParamCount,
+  computeGradients, createSideNetwork, defaultSideConfig, getSideWeights, initTf, setSideKernels, setSideWeights, sideParamCount,
   type SideConfig, type SideNetwork,
 } from '../src/side/index.js';
 import { createRng } from '../src/random.js';
@@ -15,6 +16,7 @@ import { LosaError } from '../src/errors.js';
 beforeAll(async () => {
   await initTf('cpu');
 });
+afterEach(() => setSideKernels('auto'));
 
 // ---------- the reference: DESIGN.md's block, written with loops, float64 ----------
 
@@ -287,11 +289,13 @@ describe('side network numerics', () => {
     probe.dispose();
   });
 
-  for (const [label, over] of [
-    ['P = 2', {}], ['P = 1', { tokens: 1 }], ['T = 1', { numFrames: 1 }], ['linear', { kind: 'linear' as const }],
-    ['quick-gelu', { activation: 'quick-gelu' as const }],
-  ] as const) {
-    it(`matches the float64 reference forward (${label})`, () => {
+  const forwardCases: [string, Partial<SideConfig>][] = [
+    ['P = 2', {}], ['P = 1', { tokens: 1 }], ['T = 1', { numFrames: 1 }], ['linear', { kind: 'linear' }],
+    ['quick-gelu', { activation: 'quick-gelu' }],
+  ];
+  for (const [label, over, kernels] of forwardCases.flatMap(([l, o]) => (['tfjs', 'host'] as const).map((k) => [l, o, k] as const))) {
+    it(`matches the float64 reference forward (${label}, ${kernels} kernels)`, () => {
+      setSideKernels(kernels);
       const config = { ...SMALL, ...over };
       const net = createSideNetwork(config, 2);
       const params = randomiseWeights(net, `fwd-${label}`);
@@ -304,9 +308,11 @@ describe('side network numerics', () => {
     });
   }
 
-  it.each([
+  const gradientCases: [string, Partial<SideConfig>][] = [
     ['gelu', { activation: 'gelu' }], ['quick-gelu', { activation: 'quick-gelu' }], ['linear', { kind: 'linear' }],
-  ] as const)('%s: gradients match central finite differences of the reference, for every parameter', (_, over) => {
+  ];
+  it.each(gradientCases.flatMap(([l, o]) => (['tfjs', 'host'] as const).map((k) => [l, k, o] as const)))('%s, %s kernels: gradients match central finite differences of the reference, for every parameter', (_, kernels, over) => {
+    setSideKernels(kernels);
     const config = { ...SMALL, ...over };
     const net = createSideNetwork(config, 3);
     const params = randomiseWeights(net, 'grad');

@@ -1,4 +1,5 @@
 // Every `losa` command with its one-line summary (for `losa --help`), loaded on demand.
+import { holdYoungGeneration } from '../gc.js';
 import type { Command } from './command.js';
 import type { OptionTable } from './options.js';
 
@@ -13,7 +14,8 @@ export const COMMANDS: Record<string, Entry> = {
   frames: entry('sample frames from a video exactly as the model sees them, as PNG files', () => import('./frames.js')),
   info: entry('parameters, FLOPs, memory and chunk size of a backbone', () => import('./info.js')),
   features: entry('run the frozen backbone and write per-layer pooled features', () => import('./features.js')),
-  train: entry('train the LoSA side network on a folder of videos', () => import('./train.js')),
+  // Before its modules load: the young generation grows while they do (gc.ts says why it is held).
+  train: entry('train the LoSA side network on a folder of videos', () => (holdYoungGeneration(true), import('./train.js'))),
   extract: entry('compute the feature cache of a data set, on many machines through a queue on Redis', () => import('./extract.js')),
   worker: entry('take feature-extraction jobs from a queue on Redis and write them into the shared cache', () => import('./worker.js')),
   eval: entry('evaluate a trained run: top-1, top-5, per-class accuracy, confusion matrix', () => import('./eval.js')),

@@ -8,5 +8,6 @@ export { sideParamSpecs, sideDecayMask, type SideParamSpec, type SideParamInit }
 export { createSideNetwork, type SideNetwork } from './network.js';
 export { featureBatchSize, type SideFeatures } from './input.js';
 export { AdamW, learningRateAt, smoothedCrossEntropy, type AdamWOptions, type AdamWState, type LrSchedule, type NamedFloat32Array } from './optim.js';
-export { computeGradients, GradientAccumulator, type GradientResult } from './step.js';
+export { accumulateGradient, computeGradients, GradientAccumulator, type GradientResult } from './step.js';
 export { getSideWeights, setSideWeights } from './weights.js';
+export { setSideKernels, usesHostKernels, type SideKernels } from './host.js';

@@ -36,6 +36,12 @@ export function featureBatchSize(features: SideFeatures, config: SideConfig): nu
   return s[0]!;
 }
 
+/** The features' data, checked: one array or several, batch first (a tensor is read back). */
+export function featureArrays(features: SideFeatures, config: SideConfig): readonly Float32Array[] {
+  featureBatchSize(features, config);
+  return dataParts(features) ?? [(features as tf.Tensor).dataSync() as Float32Array];
+}
+
 /**
  * The features, checked, and a maker of layer l's tensor [B·T·P, D] (a new one per call; the
  * caller disposes it). Layers are uploaded one at a time, as the side network reaches them, so

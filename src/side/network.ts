@@ -3,7 +3,8 @@
 import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
 import { validateSideConfig, type SideConfig } from './config.js';
-import { sideLayers, type SideFeatures } from './input.js';
+import { featureArrays, sideLayers, type SideFeatures } from './input.js';
+import { hostLogits, usesHostKernels } from './host.js';
 import { head, headLoss, type ParamLookup } from './linear.js';
 import { losaState, losaTrainState } from './losa.js';
 import { initialValues, sideDecayMask, sideParamSpecs } from './params.js';
@@ -61,6 +62,10 @@ export function createSideNetwork(config: SideConfig, seed: number): SideNetwork
 
 /** The forward pass of apply(): logits [B, K], plain ops, nothing taped. */
 export function runSideNetwork(config: SideConfig, param: ParamLookup, features: SideFeatures): tf.Tensor2D {
+  if (usesHostKernels()) {
+    const logits = hostLogits(config, { value: (name) => param(name).dataSync() as Float32Array }, featureArrays(features, config));
+    return tf.tensor2d(logits, [logits.length / config.numClasses, config.numClasses]);
+  }
   const { layer, batch } = sideLayers(features, config);
   return tf.tidy(() => {
     const s = config.kind === 'linear' ? undefined : losaState(layer, param, config, batch);

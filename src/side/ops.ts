@@ -19,9 +19,9 @@ import { tf } from './tf.js';
  */
 export type Activation = 'gelu' | 'quick-gelu';
 
-const GELU_K1 = 2 * Math.sqrt(2 / Math.PI);
-const GELU_K3 = GELU_K1 * 0.044715;
-const QUICK_GELU_K = 1.702;
+export const GELU_K1 = 2 * Math.sqrt(2 / Math.PI);
+export const GELU_K3 = GELU_K1 * 0.044715;
+export const QUICK_GELU_K = 1.702;
 
 export interface GeluSaved {
   kind: Activation;

@@ -2,7 +2,8 @@
 // accumulation.
 import { tf } from './tf.js';
 import { LosaError } from '../errors.js';
-import type { SideFeatures } from './input.js';
+import { featureArrays, type SideFeatures } from './input.js';
+import { hostGradients, usesHostKernels } from './host.js';
 import { paramLookup, runSideNetworkLoss, type SideNetwork } from './network.js';
 
 export interface GradientResult {
@@ -21,6 +22,66 @@ export interface GradientResult {
  * data, see SideNetwork.apply), labels [B] int32. Not to be called inside tf.tidy.
  */
 export function computeGradients(net: SideNetwork, features: SideFeatures, labels: tf.Tensor1D, smoothing: number): GradientResult {
+  return usesHostKernels() ? hostComputeGradients(net, features, labels, smoothing) : tfComputeGradients(net, features, labels, smoothing);
+}
+
+/**
+ * One micro-batch's gradient added to `accumulator` with `weight` (see GradientAccumulator); on
+ * the host kernels it never becomes a tensor (one upload per step, at take()).
+ */
+export function accumulateGradient(
+  net: SideNetwork, features: SideFeatures, labels: number[], smoothing: number, accumulator: GradientAccumulator, weight: number,
+): Omit<GradientResult, 'grads'> {
+  if (usesHostKernels()) {
+    const r = hostStep(net, features, labels, smoothing);
+    if (Number.isFinite(r.loss)) accumulator.addValues(r.grads, weight, (name) => net.variables.get(name)!.shape);
+    return { loss: r.loss, correct: r.correct, correctTop5: r.correctTop5 };
+  }
+  const y = tf.tensor1d(labels, 'int32');
+  const { grads, ...r } = tfComputeGradients(net, features, y, smoothing);
+  y.dispose();
+  if (Number.isFinite(r.loss)) accumulator.add(grads, weight);
+  for (const g of grads.values()) g.dispose();
+  return r;
+}
+
+/** computeGradients on the host kernels (host.ts); the gradients come back as tensors. */
+function hostComputeGradients(net: SideNetwork, features: SideFeatures, labels: tf.Tensor1D, smoothing: number): GradientResult {
+  const { grads: values, ...r } = hostStep(net, features, labels.dataSync(), smoothing);
+  const grads = new Map<string, tf.Tensor>();
+  // Copies: the values are views the next call overwrites, and the cpu backend keeps what it is given.
+  for (const [name, g] of values) grads.set(name, tf.tensor(g.slice(), net.variables.get(name)!.shape, 'float32'));
+  return { ...r, grads };
+}
+
+/** Loss, hit counts and the gradient's values (views into the host workspace) of one micro-batch. */
+function hostStep(
+  net: SideNetwork, features: SideFeatures, truth: ArrayLike<number>, smoothing: number,
+): Omit<GradientResult, 'grads'> & { grads: Map<string, Float32Array> } {
+  const { config, variables } = net;
+  const lookup = paramLookup(variables);
+  const source = { value: (name: string) => lookup(name).dataSync() as Float32Array, key: [...variables.values()].map((v) => v.dataId) };
+  const r = hostGradients(config, source, featureArrays(features, config), truth, smoothing);
+  let correct = 0, correctTop5 = 0;
+  const K = config.numClasses;
+  for (let i = 0; i < truth.length; i++) {
+    const rank = labelRank(r.logits.subarray(i * K, (i + 1) * K), truth[i]!);
+    if (rank === 0) correct++;
+    if (rank < 5) correctTop5++;
+  }
+  return { loss: r.loss, correct, correctTop5, grads: r.grads };
+}
+
+/** The label's place when the logits are sorted high to low, ties going to the lower index (as tf.argMax). */
+function labelRank(logits: Float32Array, label: number): number {
+  const own = logits[label]!;
+  let rank = 0;
+  for (let k = 0; k < logits.length; k++) if (logits[k]! > own || (logits[k] === own && k < label)) rank++;
+  return rank;
+}
+
+/** computeGradients on tfjs ops: one custom-gradient op per block and one for the head and loss. */
+function tfComputeGradients(net: SideNetwork, features: SideFeatures, labels: tf.Tensor1D, smoothing: number): GradientResult {
   const names = [...net.variables.keys()];
   const varList = names.map((n) => net.variables.get(n)!);
   const param = paramLookup(net.variables);
@@ -67,6 +128,20 @@ export function computeGradients(net: SideNetwork, features: SideFeatures, label
  */
 export class GradientAccumulator {
   private sums = new Map<string, tf.Tensor>();
+  /** Sums of gradients given as values (addValues), with their shapes: uploaded at take(). */
+  private valueSums = new Map<string, { sum: Float32Array; shape: number[] }>();
+
+  /** Like add(), for gradients given as values (copied: the caller may reuse its arrays). */
+  addValues(grads: Map<string, Float32Array>, weight: number, shapeOf: (name: string) => number[]): void {
+    if (!Number.isFinite(weight)) throw new LosaError(`gradient weight ${weight} is not finite`);
+    for (const [name, grad] of grads) {
+      let entry = this.valueSums.get(name);
+      if (entry === undefined) this.valueSums.set(name, (entry = { sum: new Float32Array(grad.length), shape: shapeOf(name) }));
+      if (entry.sum.length !== grad.length) throw new LosaError(`gradient for ${name} changed size from ${entry.sum.length} to ${grad.length}`);
+      const { sum } = entry;
+      for (let i = 0; i < grad.length; i++) sum[i] += weight * grad[i]!;
+    }
+  }
 
   add(grads: Map<string, tf.Tensor>, weight: number): void {
     if (!Number.isFinite(weight)) throw new LosaError(`gradient weight ${weight} is not finite`);
@@ -88,6 +163,13 @@ export class GradientAccumulator {
   take(): Map<string, tf.Tensor> {
     const out = this.sums;
     this.sums = new Map();
+    for (const [name, { sum, shape }] of this.valueSums) {
+      const previous = out.get(name);
+      const t = tf.tensor(sum, shape, 'float32');
+      out.set(name, previous === undefined ? t : tf.tidy(() => tf.add(previous, t)));
+      if (previous !== undefined) tf.dispose([previous, t]);
+    }
+    this.valueSums.clear();
     return out;
   }
 
@@ -95,5 +177,6 @@ export class GradientAccumulator {
   dispose(): void {
     for (const t of this.sums.values()) t.dispose();
     this.sums.clear();
+    this.valueSums.clear();
   }
 }

@@ -143,7 +143,7 @@ function trainCall(
 ): void {
   const started = performance.now();
   const n = call.items.length;
-  const { loss, correct, correctTop5 } = accumulateGradients(run.tf, run.net, call.clips, call.items.map((it) => it.label), {
+  const { loss, correct, correctTop5 } = accumulateGradients(run.net, call.clips, call.items.map((it) => it.label), {
     clipsPerCall: n, smoothing: run.opts.labelSmoothing, accumulator,
   });
   if (!Number.isFinite(loss)) {

@@ -1,7 +1,7 @@
 // The side network's part of a training step: the batch's gradient in memory-bounded calls,
 // accumulated (over calls, and over --accumulate batches), then one AdamW update.
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { computeGradients, type AdamW, type GradientAccumulator, type SideNetwork, type TfHandle } from '../side/index.js';
+import { accumulateGradient, type AdamW, type GradientAccumulator, type SideNetwork, type TfHandle } from '../side/index.js';
 
 /**
  * Bytes the side network's training step holds per clip (wasm heap, measured: about 58 per
@@ -31,7 +31,6 @@ export function sideClipsPerCall(c: Parameters<typeof sideBytesPerClip>[0], batc
  * loss returns at once (nothing more is accumulated).
  */
 export function accumulateGradients(
-  tf: TfHandle['tf'],
   net: SideNetwork,
   clips: readonly Float32Array[], // B × [T, L, P, D]
   labels: number[],
@@ -40,11 +39,7 @@ export function accumulateGradients(
   let lossSum = 0, correct = 0, correctTop5 = 0;
   for (let first = 0; first < labels.length; first += o.clipsPerCall) {
     const part = labels.slice(first, first + o.clipsPerCall);
-    const y = tf.tensor1d(part, 'int32');
-    const r = computeGradients(net, clips.slice(first, first + part.length), y, o.smoothing);
-    y.dispose();
-    if (Number.isFinite(r.loss)) o.accumulator.add(r.grads, part.length);
-    for (const g of r.grads.values()) g.dispose();
+    const r = accumulateGradient(net, clips.slice(first, first + part.length), part, o.smoothing, o.accumulator, part.length);
     if (!Number.isFinite(r.loss)) return { loss: r.loss, correct, correctTop5 };
     lossSum += r.loss * part.length;
     correct += r.correct;

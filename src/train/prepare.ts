@@ -8,9 +8,11 @@ import type { Dataset, DatasetItem } from '../data/index.js';
 import { LosaError } from '../errors.js';
 import { FeatureCache, clipFeatureSize } from '../features/index.js';
 import { formatBytes } from '../fsutil.js';
+import { holdYoungGeneration } from '../gc.js';
 import { RUN_FILES, type RunManifest } from '../model/index.js';
 import {
   AdamW, createSideNetwork, defaultSideConfig, initTf, setSideWeights, type LrSchedule, type SideConfig, type SideNetwork, type TfHandle,
+  usesHostKernels,
 } from '../side/index.js';
 import { decoderLabel } from '../video/index.js';
 import { openData } from './data.js';
@@ -67,6 +69,7 @@ export async function prepareRun(opts: TrainOptions, emit: EventSink): Promise<T
   // The TensorFlow.js backend before the backbone: it is checked in a second, while a large
   // backbone takes minutes and gigabytes to load (ViT-e: 74 s, 14.7 GiB).
   const { tf, backend } = await initTf(opts.tfBackend);
+  if (!usesHostKernels()) holdYoungGeneration(false); // held since the command started (commands/index.ts)
   // A preset, a config file, or a model folder (its config, preprocessing and weights together).
   const resolved = await resolveBackbone(opts.backbone);
   if (resolved.folder) emit({ type: 'log', level: 'info', message: `backbone folder ${resolved.folder.note}` });
