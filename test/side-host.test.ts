@@ -52,6 +52,25 @@ describe('kernels.wat', () => {
     k.mixRows(out.byteOffset + 4, W.byteOffset, 4, 4 * J, J, I, x.byteOffset, n);
     expect(maxRelDiff(out, want)).toBeLessThan(1e-6);
   });
+
+  it.each([4, 5, 7, 8, 13])('activate matches GELU (tanh form) and QuickGELU and their slopes in float64 (n = %i)', (n) => {
+    const { k, h, a, s } = kernelsWith((alloc, kernels) => ({ k: kernels, h: alloc(n), a: alloc(n + 1), s: alloc(n + 1) }));
+    // Moderate values, and far tails where e^(−u) over- or underflows float32.
+    h.set(Array.from({ length: n }, (_, i) => (i % 5 === 4 ? (i % 2 ? 95 : -95) : 3 * Math.sin(1.7 * i))));
+    for (const [c1, c3, name] of [[1.5957691216057308, 0.07135481627159, 'gelu'], [1.702, 0, 'quick-gelu']] as const) {
+      a.fill(7); s.fill(7);
+      k.activate(h.byteOffset, a.byteOffset + 4, s.byteOffset + 4, n, c1, c3); // written from index 1
+      expect(a[0], 'nothing before').toBe(7);
+      for (let i = 0; i < n; i++) {
+        const x = h[i]!;
+        const gelu = name === 'gelu' ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))) : x / (1 + Math.exp(-1.702 * x));
+        const sig = 1 / (1 + Math.exp(-x * (c1 + c3 * x * x)));
+        const slope = sig + x * sig * (1 - sig) * (c1 + 3 * c3 * x * x);
+        expect(Math.abs(a[1 + i]! - gelu), `${name} act(${x})`).toBeLessThan(1e-6 * Math.max(1, Math.abs(gelu)));
+        expect(Math.abs(s[1 + i]! - slope), `${name} act'(${x})`).toBeLessThan(1e-6 * Math.max(1, Math.abs(slope)));
+      }
+    }
+  });
 });
 
 /** Random weights everywhere (the zero up-projection too), so no gradient is trivially zero. */

@@ -3,9 +3,9 @@
 //
 // A clip's tensors are [T, P, D] row-major, rows (frame, token), one column per channel: the
 // channel layout of input.ts for a single clip. The mixers along T and along P read it with
-// strides, so nothing is transposed for them. The products run in WebAssembly (kernels.wat,
-// through kernels.ts), so every buffer is a view into the kernels' memory; the element-wise
-// steps are JavaScript loops. Gradients are ADDED into the gradient arrays, so that a call's
+// strides, so nothing is transposed for them. The products and the activations run in
+// WebAssembly (kernels.wat, through kernels.ts), so every buffer is a view into the kernels'
+// memory; the other element-wise steps are JavaScript loops. Gradients are ADDED into the gradient arrays, so that a call's
 // clips sum into one gradient without a copy.
 import { GELU_K1, GELU_K3, QUICK_GELU_K, type Activation } from './ops.js';
 import type { Alloc, Kernels } from './kernels.js';
@@ -76,15 +76,22 @@ export function hostScratch(d: HostDims, alloc: Alloc, k: Kernels): HostScratch 
 /**
  * a[ao + i] = act(h[i]) and slope[ao + i] = act'(h[i]) for i < n:
  *   gelu:       x·σ(u), u = x·(k1 + k3·x²) (the tanh form, ops.ts);  act' = σ + x·σ(1−σ)·(k1 + 3k3·x²)
- *   quick-gelu: x·σ(1.702x);  act' = σ + 1.702·x·σ(1−σ)
+ *   quick-gelu: x·σ(1.702x);  act' = σ + 1.702·x·σ(1−σ)   (k1 = 1.702, k3 = 0)
+ * In the kernels (four lanes, their own exponential) from four values on; in JavaScript below.
  */
-export function activate(h: Float32Array, n: number, act: Activation, a: Float32Array, slope: Float32Array, ao: number): void {
-  const quick = act === 'quick-gelu';
+export function activate(
+  k: Kernels, h: Float32Array, n: number, act: Activation, a: Float32Array, slope: Float32Array, ao: number,
+): void {
+  const [k1, k3] = act === 'quick-gelu' ? [QUICK_GELU_K, 0] : [GELU_K1, GELU_K3];
+  if (n >= 4) {
+    k.activate(h.byteOffset, a.byteOffset + 4 * ao, slope.byteOffset + 4 * ao, n, k1, k3);
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const x = h[i]!, x2 = x * x;
-    const sig = 1 / (1 + Math.exp(-x * (quick ? QUICK_GELU_K : GELU_K1 + GELU_K3 * x2)));
+    const sig = 1 / (1 + Math.exp(-x * (k1 + k3 * x2)));
     a[ao + i] = x * sig;
-    slope[ao + i] = sig + x * sig * (1 - sig) * (quick ? QUICK_GELU_K : GELU_K1 + 3 * GELU_K3 * x2);
+    slope[ao + i] = sig + x * sig * (1 - sig) * (k1 + 3 * k3 * x2);
   }
 }
 
@@ -185,7 +192,7 @@ export function blockForward(
   // Temporal, whole frames (rows of P·D): h1 = W1·z0 + b1 [r_t, P·D]; z1 = z0 + W2·act(h1) + b2.
   for (let j = 0; j < rt; j++) h1.fill(p.t1b[j]!, j * PD, (j + 1) * PD);
   mixRows(x.k, h1, 0, p.t1W, T, 1, rt, T, z0, 0, PD);
-  activate(h1, rt * PD, d.act, a1, saved.s1, 0);
+  activate(x.k, h1, rt * PD, d.act, a1, saved.s1, 0);
   for (let t = 0; t < T; t++) for (let q = 0; q < PD; q++) z1[t * PD + q] = z0[t * PD + q]! + p.t2b[t]!;
   mixRows(x.k, z1, 0, p.t2W, rt, 1, T, rt, a1, 0, PD);
   // Spatial, per frame (rows of D): h2 = W1·z1[t] + b1 [r_s, D]; z2[t] = z1[t] + W2·act(h2) + b2.
@@ -194,7 +201,7 @@ export function blockForward(
       const base = t * PD, hb = t * rs * D;
       for (let k = 0; k < rs; k++) h2.fill(p.s1b[k]!, k * D, (k + 1) * D);
       mixRows(x.k, h2, 0, p.s1W, P, 1, rs, P, z1, base, D);
-      activate(h2, rs * D, d.act, a2, saved.s2, hb);
+      activate(x.k, h2, rs * D, d.act, a2, saved.s2, hb);
       for (let q = 0; q < P; q++) for (let c = 0; c < D; c++) z2[base + q * D + c] = z1[base + q * D + c]! + p.s2b[q]!;
       mixRows(x.k, z2, base, p.s2W, rs, 1, P, rs, a2, hb, D);
     }
@@ -205,7 +212,7 @@ export function blockForward(
     h3.set(p.c1b, n * r);
     dotRows(x.k, h3, n * r, 1, p.c1W, 0, r, zc, n * D, D);
   }
-  activate(h3, N * r, d.act, a3, saved.s3, 0);
+  activate(x.k, h3, N * r, d.act, a3, saved.s3, 0);
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < D; c++) s[n * D + c] += p.c2b[c]!;
     dotRows(x.k, s, n * D, 1, p.c2W, 0, D, a3, n * r, r);

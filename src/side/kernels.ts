@@ -13,6 +13,8 @@ export interface Kernels {
   memory: WebAssembly.Memory;
   dotRows(out: number, outStride: number, W: number, J: number, x: number, n: number): void;
   mixRows(out: number, W: number, wj: number, wi: number, J: number, I: number, x: number, n: number): void;
+  /** n ≥ 4 */
+  activate(h: number, a: number, s: number, n: number, c1: number, c3: number): void;
 }
 
 /** Hands out float32 views, 16-byte aligned, one after another. */
@@ -43,11 +45,11 @@ export function kernelsWith<T>(layout: (alloc: Alloc, kernels: Kernels) => T): T
     floats += Math.ceil(n / 4) * 4;
     return new Float32Array(0);
   };
-  const dummy = { memory: undefined as unknown as WebAssembly.Memory, dotRows: () => {}, mixRows: () => {} };
+  const dummy = { memory: undefined as unknown as WebAssembly.Memory, dotRows: () => {}, mixRows: () => {}, activate: () => {} };
   layout(count, dummy);
   const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil((4 * floats) / 65536)) });
   const exports = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as Omit<Kernels, 'memory'>;
-  const kernels: Kernels = { memory, dotRows: exports.dotRows, mixRows: exports.mixRows };
+  const kernels: Kernels = { memory, dotRows: exports.dotRows, mixRows: exports.mixRows, activate: exports.activate };
   let next = 0;
   const alloc: Alloc = (n) => {
     const view = new Float32Array(memory.buffer, 4 * next, n);

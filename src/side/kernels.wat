@@ -1,6 +1,6 @@
-;; The two products at the heart of the side network's host kernels (host-block.ts), in
+;; The products and the activations of the side network's host kernels (host-block.ts), in
 ;; WebAssembly with 128-bit SIMD: four float32 lanes per instruction. Plain JavaScript loops ran
-;; them at 0.4–0.7 G multiply-adds per second on the build machine, this at about 4.
+;; the products at 0.4–0.7 G multiply-adds per second on the build machine, this at about 4.
 ;; Assembled into dist/side/kernels.wasm by scripts/build-kernels.js (the `wabt` package).
 ;;
 ;; Every address is a byte offset into the module's memory, every count a number of float32
@@ -173,4 +173,53 @@
       (local.set $out (i32.add (local.get $out) (local.get $rb)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $rows))))
+;; activate: for i < n (n ≥ 4), with u = x·(c1 + c3·x²) and σ = 1/(1 + e^(−u)),
+  ;;   a[i] = x·σ   and   s[i] = σ + x·σ(1−σ)·(c1 + 3·c3·x²)      (x = h[i])
+  ;; the mixers' activation and its slope: GELU's tanh form with c1 = 2√(2/π), c3 = 0.044715·c1,
+  ;; or QuickGELU with c1 = 1.702, c3 = 0 (ops.ts). Four lanes at a time; the last vector ends at
+  ;; n and may redo up to three elements (a and s do not overlap h).
+  (func (export "activate") (param $h i32) (param $a i32) (param $s i32) (param $n i32) (param $c1 f32) (param $c3 f32)
+    (local $i i32) (local $last i32)
+    (local.set $last (i32.shl (i32.sub (local.get $n) (i32.const 4)) (i32.const 2)))
+    (block $done (loop $vec
+      (call $activate4 (local.get $h) (local.get $a) (local.get $s) (local.get $i) (local.get $c1) (local.get $c3))
+      (br_if $done (i32.ge_u (local.get $i) (local.get $last)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (if (i32.gt_u (local.get $i) (local.get $last)) (then (local.set $i (local.get $last))))
+      (br $vec))))
+
+  (func $activate4 (param $h i32) (param $a i32) (param $s i32) (param $i i32) (param $c1 f32) (param $c3 f32)
+    (local $x v128) (local $x2 v128) (local $sig v128) (local $k1 v128) (local $k3 v128)
+    (local.set $k1 (f32x4.splat (local.get $c1)))
+    (local.set $k3 (f32x4.splat (local.get $c3)))
+    (local.set $x (v128.load (i32.add (local.get $h) (local.get $i))))
+    (local.set $x2 (f32x4.mul (local.get $x) (local.get $x)))
+    ;; σ(u) = 1 / (1 + e^(−u))
+    (local.set $sig (f32x4.div (f32x4.splat (f32.const 1))
+      (f32x4.add (f32x4.splat (f32.const 1))
+        (call $exp4 (f32x4.neg (f32x4.mul (local.get $x) (f32x4.add (local.get $k1) (f32x4.mul (local.get $k3) (local.get $x2)))))))))
+    (v128.store (i32.add (local.get $a) (local.get $i)) (f32x4.mul (local.get $x) (local.get $sig)))
+    (v128.store (i32.add (local.get $s) (local.get $i))
+      (f32x4.add (local.get $sig)
+        (f32x4.mul (f32x4.mul (local.get $x) (f32x4.mul (local.get $sig) (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $sig))))
+          (f32x4.add (local.get $k1) (f32x4.mul (f32x4.mul (f32x4.splat (f32.const 3)) (local.get $k3)) (local.get $x2)))))))
+
+  ;; e^v for four lanes, v clamped to [−87, 88]: e^v = 2^k·e^r, k = round(v/ln 2), r = v − k·ln 2
+  ;; (ln 2 in two parts, so r is exact to float32), e^r by its Taylor series to r⁶
+  ;; (|r| ≤ ln 2 / 2: relative error under 4·10⁻⁸), 2^k built in the exponent bits.
+  (func $exp4 (param $v v128) (result v128)
+    (local $k v128) (local $r v128) (local $p v128)
+    (local.set $v (f32x4.min (f32x4.max (local.get $v) (f32x4.splat (f32.const -87))) (f32x4.splat (f32.const 88))))
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $v) (f32x4.splat (f32.const 1.44269504088896341)))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $v) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693359375))))
+      (f32x4.mul (local.get $k) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23))))
 )
