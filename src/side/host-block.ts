@@ -104,14 +104,14 @@ function transposeInto(a: Float32Array, rows: number, cols: number, out: Float32
  * out[oo + j·n + q] += Σ_i W[j·wj + i·wi] · x[xo + i·n + q]   for j < J, q < n:
  * a small matrix W [J, I] (any strides, so a transposed one too) times the rows of x [I, n].
  */
-function mixRows(
+export function mixRows(
   k: Kernels, out: Float32Array, oo: number, W: Float32Array, wj: number, wi: number, J: number, I: number, x: Float32Array, xo: number, n: number,
 ): void {
   k.mixRows(out.byteOffset + 4 * oo, W.byteOffset, 4 * wj, 4 * wi, J, I, x.byteOffset + 4 * xo, n);
 }
 
 /** out[oo + j·os] += Σ_c W[wo + j·n + c] · x[xo + c]   for j < J: the rows of W [J, n] dotted with x [n]. */
-function dotRows(
+export function dotRows(
   k: Kernels, out: Float32Array, oo: number, os: number, W: Float32Array, wo: number, J: number, x: Float32Array, xo: number, n: number,
 ): void {
   k.dotRows(out.byteOffset + 4 * oo, 4 * os, W.byteOffset + 4 * wo, J, x.byteOffset + 4 * xo, n);

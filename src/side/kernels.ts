@@ -1,5 +1,5 @@
-// The side network's SIMD products (kernels.wat, assembled into dist/side/kernels.wasm by
-// `npm run build`) and the memory they work in. Each network shape gets its own instance and
+// The side network's SIMD kernels (kernels.wat: products and activations, assembled into
+// dist/side/kernels.wasm by `npm run build`) and the memory they work in. Each network shape gets its own instance and
 // memory, sized once: growing a WebAssembly memory would detach every view into it.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
