@@ -9,10 +9,17 @@ import {
   AdamW, GradientAccumulator, accumulateGradient, computeGradients, createSideNetwork, defaultSideConfig, getSideWeights,
   initTf, setSideKernels, setSideWeights, usesHostKernels, type SideConfig, type SideNetwork,
 } from '../src/side/index.js';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { kernelsWith } from '../src/side/kernels.js';
 import { createRng } from '../src/random.js';
+import { requireBuild } from './cli-process.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 beforeAll(async () => {
+  requireBuild(); // the kernels' wasm file, and dist/ for the child process
   await initTf('wasm');
 });
 afterEach(() => setSideKernels('auto'));
@@ -124,6 +131,16 @@ describe('host kernels against tfjs kernels', () => {
     setSideKernels('tfjs');
     expect(usesHostKernels()).toBe(false);
     expect(() => setSideKernels('gpu' as never)).toThrow(/Expected `side kernels` to be "auto", "host" or "tfjs", got/);
+  });
+
+  it('reads LOSA_SIDE_KERNELS, and names it when it is wrong', () => {
+    const run = (value: string) => spawnSync(process.execPath, ['--input-type=module', '-e', `
+const side = await import(${JSON.stringify(pathToFileURL(path.join(root, 'dist', 'side', 'index.js')).href)});
+await side.initTf('wasm');
+try { console.log(side.usesHostKernels()); } catch (e) { console.log(e.message); }`], { cwd: root, encoding: 'utf8', env: { ...process.env, LOSA_SIDE_KERNELS: value } });
+    expect(run('tfjs').stdout.trim()).toBe('false');
+    expect(run('host').stdout.trim()).toBe('true');
+    expect(run('gpu').stdout.trim()).toBe('Expected `LOSA_SIDE_KERNELS` to be "auto", "host" or "tfjs", got "gpu"');
   });
 
   it('rejects a label outside the classes and bad smoothing in one line', () => {

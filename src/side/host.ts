@@ -1,5 +1,5 @@
-// The side network on a CPU: the same maths as losa.ts and linear.ts, as plain loops over
-// Float32Arrays (host-block.ts), one clip at a time.
+// The side network on a CPU: the same maths as losa.ts and linear.ts, one clip at a time, as
+// JavaScript loops around WebAssembly SIMD kernels (host-block.ts, kernels.wat).
 //
 // Why: on the wasm and cpu backends, a side-network call through tfjs ops is ~1,900 kernels, each
 // with engine overhead and a fresh output in the wasm heap, whose high-water mark never comes
@@ -25,16 +25,22 @@ import { kernelsWith, type Alloc } from './kernels.js';
  */
 export type SideKernels = 'auto' | 'host' | 'tfjs';
 
-let kernels: SideKernels = (process.env.LOSA_SIDE_KERNELS as SideKernels | undefined) ?? 'auto';
+/** The choice: set by setSideKernels, else $LOSA_SIDE_KERNELS (read at first use), else 'auto'. */
+let kernels: SideKernels | undefined;
+
+function checkedKernels(choice: string, what: string): SideKernels {
+  if (choice !== 'auto' && choice !== 'host' && choice !== 'tfjs') throw expected(what, '"auto", "host" or "tfjs"', choice);
+  return choice;
+}
 
 /** Chooses the side network's kernels for this process (the tests run both). */
 export function setSideKernels(choice: SideKernels): void {
-  if (choice !== 'auto' && choice !== 'host' && choice !== 'tfjs') throw expected('side kernels', '"auto", "host" or "tfjs"', choice);
-  kernels = choice;
+  kernels = checkedKernels(choice, 'side kernels');
 }
 
 /** True when the side network runs on the host kernels (see SideKernels). */
 export function usesHostKernels(): boolean {
+  kernels ??= checkedKernels(process.env.LOSA_SIDE_KERNELS || 'auto', 'LOSA_SIDE_KERNELS');
   return kernels === 'host' || (kernels === 'auto' && currentTfBackend() !== 'tensorflow');
 }
 
