@@ -37,7 +37,7 @@ const options = {
     epochs: int({ value: 'N', min: 1, help: 'epochs', default: D.epochs }),
     batchSize: int({ value: 'N', min: 1, help: 'clips per batch', default: D.batchSize }),
     accumulate: int({ value: 'K', min: 1, help: 'batches per optimiser step (gradient accumulation)', default: D.accumulate }),
-    sideBatch: int({ value: 'N', min: 1, help: 'clips per side-network call (rounded down to a divisor of the batch size)', defaultText: 'what fits 32 MiB of activations' }),
+    sideBatch: int({ value: 'N', min: 1, help: 'clips per side-network call (rounded down to a divisor of the batch size; it bounds memory on tfjs ops, the host kernels take one clip at a time)', defaultText: 'what fits 32 MiB of activations' }),
     lr: num({ value: 'X', min: 0, help: 'peak learning rate (AdamW; linear warmup, then cosine)', default: D.lr }),
     weightDecay: num({ value: 'X', min: 0, help: 'AdamW weight decay (none on norms and biases)', default: D.weightDecay }),
     warmupEpochs: num({ value: 'N', min: 0, help: 'epochs of linear warmup', default: D.warmupEpochs }),
