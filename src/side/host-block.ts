@@ -95,9 +95,10 @@ export function activate(
   }
 }
 
-/** [rows, cols] → [cols, rows] into out */
-function transposeInto(a: Float32Array, rows: number, cols: number, out: Float32Array): void {
+/** [rows, cols] → [cols, rows] into `out`, which it returns */
+export function transposeInto(a: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
+  return out;
 }
 
 /**

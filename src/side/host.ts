@@ -12,8 +12,9 @@
 import { LosaError, expected } from '../errors.js';
 import { currentTfBackend } from './backend.js';
 import type { SideConfig } from './config.js';
+import { sideParamSpecs } from './params.js';
 import {
-  blockBackward, blockForward, dotRows, hostBlockSaved, hostScratch, layerNormRows, layerNormRowsBackward, mixRows,
+  blockBackward, blockForward, dotRows, hostBlockSaved, hostScratch, layerNormRows, layerNormRowsBackward, mixRows, transposeInto,
   type HostBlockParams, type HostBlockSaved, type HostDims, type HostScratch,
 } from './host-block.js';
 import { kernelsWith, type Alloc } from './kernels.js';
@@ -59,24 +60,19 @@ const BLOCK_FIELDS: Record<string, keyof HostBlockParams> = {
 const HEAD_FIELDS: Record<string, keyof HostHead> = { 'norm.weight': 'normW', 'norm.bias': 'normB', 'head.weight': 'W', 'head.bias': 'b' };
 const EMPTY = new Float32Array(0);
 
-/** [rows, cols] → [cols, rows], into `out` */
-function transpose(a: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
-  return out;
-}
-
 /**
  * Views for every parameter (PyTorch layouts, params.ts) and the channel weights transposed; for
  * a gradient, fc1's weight is accumulated transposed only (HostBlockParams).
  */
 function layoutParams(config: SideConfig, alloc: Alloc, gradient: boolean): HostParams {
   const { rank: r, width: D } = config;
-  const sizes = paramSizes(config);
+  // Sizes by name, from params.ts (spatial ones absent when P = 1).
+  const sizes = new Map(sideParamSpecs(config).map((spec) => [spec.name, spec.shape.reduce((a, b) => a * b, 1)]));
   const blocks: HostBlockParams[] = [];
   for (let l = 0; config.kind === 'losa' && l < config.numLayers; l++) {
     const p = { s1W: EMPTY, s1b: EMPTY, s2W: EMPTY, s2b: EMPTY } as HostBlockParams;
     for (const [suffix, field] of Object.entries(BLOCK_FIELDS)) {
-      const size = sizes.get(suffix);
+      const size = sizes.get(`blocks.${l}.${suffix}`);
       if (size !== undefined) p[field] = field === 'c1W' && gradient ? EMPTY : alloc(size);
     }
     p.c1T = alloc(D * r);
@@ -97,22 +93,10 @@ function loadParams(config: SideConfig, p: HostParams, value: (name: string) => 
   };
   p.blocks.forEach((b, l) => {
     for (const [suffix, field] of Object.entries(BLOCK_FIELDS)) if (b[field].length > 0) put(b[field], `blocks.${l}.${suffix}`);
-    transpose(b.c1W, config.rank, config.width, b.c1T);
-    transpose(b.c2W, config.width, config.rank, b.c2T);
+    transposeInto(b.c1W, config.rank, config.width, b.c1T);
+    transposeInto(b.c2W, config.width, config.rank, b.c2T);
   });
   for (const [name, field] of Object.entries(HEAD_FIELDS)) put(p.head[field], name);
-}
-
-/** Sizes by name suffix (a block's parameters without `blocks.{l}.`; spatial ones only when P > 1). */
-function paramSizes(c: SideConfig): Map<string, number> {
-  const { numFrames: T, tokens: P, width: D, numClasses: K, temporalRank: rt, spatialRank: rs, rank: r } = c;
-  const sizes: [string, number][] = [
-    ['norm.weight', D], ['norm.bias', D], ['head.weight', K * D], ['head.bias', K],
-    ['temporal.fc1.weight', rt * T], ['temporal.fc1.bias', rt], ['temporal.fc2.weight', T * rt], ['temporal.fc2.bias', T],
-    ['channel.fc1.weight', r * D], ['channel.fc1.bias', r], ['channel.fc2.weight', D * r], ['channel.fc2.bias', D],
-  ];
-  if (P > 1) sizes.push(['spatial.fc1.weight', rs * P], ['spatial.fc1.bias', rs], ['spatial.fc2.weight', P * rs], ['spatial.fc2.bias', P]);
-  return new Map(sizes);
 }
 
 /**
@@ -124,7 +108,7 @@ function gradientMap(config: SideConfig, g: HostParams, c1Out: Float32Array[]): 
   g.blocks.forEach((p, l) => {
     for (const [suffix, field] of Object.entries(BLOCK_FIELDS)) {
       const name = `blocks.${l}.${suffix}`;
-      if (field === 'c1W') out.set(name, transpose(p.c1T, config.width, config.rank, c1Out[l]!));
+      if (field === 'c1W') out.set(name, transposeInto(p.c1T, config.width, config.rank, c1Out[l]!));
       else if (p[field].length > 0) out.set(name, p[field]);
     }
   });
