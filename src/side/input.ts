@@ -49,9 +49,9 @@ export function featureArrays(features: SideFeatures, config: SideConfig): reado
  * Must not run inside tf.tidy with a tensor input: it reads the data.
  */
 export function sideLayers(features: SideFeatures, config: SideConfig): { layer: (l: number) => tf.Tensor2D; batch: number } {
-  const batch = featureBatchSize(features, config);
   const { numFrames: T, numLayers: L, tokens: P, width: D } = config;
-  const sources = dataParts(features) ?? [(features as tf.Tensor).dataSync() as Float32Array];
+  const sources = featureArrays(features, config);
+  const batch = sources.reduce((n, a) => n + a.length, 0) / (T * L * P * D);
   const chunk = P * D; // one frame of one layer: contiguous in the source
   const layer = (l: number): tf.Tensor2D => {
     const dst = new Float32Array(batch * T * chunk); // [B, T, P, D]
